@@ -1,0 +1,3 @@
+"""Loads the harness plugin (fixtures/) for every test under this project."""
+
+pytest_plugins = ["fixtures.plugin"]

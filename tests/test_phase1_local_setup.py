@@ -1,0 +1,80 @@
+"""Phase 1 of the guide: Prefect 3 installed, server running, API URL configured, local run
+successful and visible as Completed."""
+
+from __future__ import annotations
+
+import pytest
+
+from fixtures import expectations as guide
+from fixtures.cli_output import config_setting, key_values
+from fixtures.guide import prefect_version, set_api_url, view_config
+from fixtures.states import follows_path
+
+pytestmark = pytest.mark.phase1
+
+
+def test_prefect_3_is_installed_with_a_sqlite_database(prefect_cli, prefect_api):
+    fields = key_values(prefect_version(prefect_cli).stdout)
+
+    assert fields["Version"].split(".")[0] == str(guide.PREFECT_MAJOR_VERSION), fields
+    assert fields["Database"] == guide.DATABASE, fields
+    assert prefect_api.server_version() == fields["Version"]
+
+
+def test_server_is_running_at_its_api_url(prefect_stack, prefect_api):
+    assert prefect_api.get("health") is True
+    assert prefect_api.is_ready()
+    assert prefect_stack.server.process.is_running()
+
+
+def test_api_url_is_configured_in_the_sessions_own_profile(prefect_stack, prefect_cli):
+    api_url = prefect_stack.session.api_url
+
+    set_api_url(prefect_cli, api_url)
+    seen = config_setting(
+        view_config(prefect_cli, from_profile_only=True).stdout, "PREFECT_API_URL"
+    )
+
+    assert seen == (api_url, "profile")
+    assert api_url in prefect_stack.session.profiles_path.read_text()
+
+
+def test_local_run_exits_zero_and_prints_its_logs(local_run):
+    output = local_run.cli.output
+
+    assert f"for flow '{guide.FLOW_NAME}'" in output
+    assert guide.records_loaded_pattern(
+        guide.DEFAULT_PARAMETERS["batch_size"], guide.DEFAULT_PARAMETERS["target_table"]
+    ).search(output), output
+    assert "Finished in state Completed()" in output
+
+
+def test_local_run_is_completed_in_the_api_under_the_flow_name(
+    local_run, prefect_api, prefect_runs
+):
+    record = prefect_runs.wait_settled(local_run.flow_run_id, tasks=guide.TASKS)
+
+    assert record.flow_run.state_name == "Completed"
+    assert follows_path(record.state_names, guide.LOCAL_RUN_PATH), record.describe()
+    assert prefect_api.get(f"flows/{record.flow_run.flow_id}")["name"] == guide.FLOW_NAME
+    assert record.flow_run.parameters == dict(guide.DEFAULT_PARAMETERS)
+
+
+def test_local_run_task_runs_completed_and_logs_stored(local_run, prefect_runs):
+    record = prefect_runs.wait_settled(local_run.flow_run_id, tasks=guide.TASKS)
+
+    for task in guide.TASKS:
+        assert record.task(task).task_run.state_name == "Completed", record.describe()
+    batch, table = guide.DEFAULT_PARAMETERS["batch_size"], guide.DEFAULT_PARAMETERS["target_table"]
+    assert any(guide.records_loaded_pattern(batch, table).search(m) for m in record.log_messages)
+
+
+def test_runs_are_stored_in_the_sessions_sqlite_database(local_run, prefect_stack):
+    assert local_run.flow_run_id in prefect_stack.session.backend.flow_run_ids()
+
+
+def test_ui_is_served_and_points_at_this_server(prefect_stack, prefect_api):
+    page = prefect_api.ui_page("/")
+
+    assert "<html" in page.lower()
+    assert prefect_api.ui_settings()["api_url"] == prefect_stack.session.api_url
