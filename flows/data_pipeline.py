@@ -90,7 +90,7 @@ def enterprise_data_pipeline(
     records = extract(source_url, batch_size)
     loaded = load(transform(records), target_table)
     summary = {"records": loaded, "target_table": target_table}
-    logger.info("Pipeline finished: %d records loaded into %s", loaded, target_table)
+    logger.info("Pipeline finished: loaded %d records into %s", loaded, target_table)
     return summary
 
 

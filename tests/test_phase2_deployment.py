@@ -1,0 +1,74 @@
+"""Phase 2 of the guide: process work pool, worker polling, deployment registered from
+prefect.yaml, schedule configured."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+
+from fixtures import expectations as guide
+from fixtures.cli_output import table_rows
+from fixtures.guide import list_deployments, list_work_pools
+from fixtures.schedules import daily_occurrences, local_times
+
+pytestmark = pytest.mark.phase2
+
+
+def test_work_pool_is_created_with_type_process(work_pool, prefect_cli):
+    listed = {row["Name"]: row["Type"] for row in table_rows(list_work_pools(prefect_cli).stdout)}
+
+    assert f"Created work pool '{guide.WORK_POOL_NAME}'" in work_pool.cli.stdout
+    assert listed.get(guide.WORK_POOL_NAME) == guide.WORK_POOL_TYPE
+    assert work_pool.pool.type == guide.WORK_POOL_TYPE
+    assert not work_pool.pool.is_paused
+
+
+def test_worker_is_polling_the_pool(prefect_worker, prefect_api):
+    workers = {worker.name: worker for worker in prefect_api.workers(guide.WORK_POOL_NAME)}
+
+    assert workers[prefect_worker.name].status == "ONLINE"
+    assert prefect_api.work_pool(guide.WORK_POOL_NAME).status == "READY"
+    assert prefect_worker.process.is_running()
+
+
+def test_deployment_is_registered_and_listed(deployment, prefect_cli):
+    listed = [row["Name"] for row in table_rows(list_deployments(prefect_cli).stdout)]
+
+    assert (
+        f"Deployment '{guide.DEPLOYMENT_FULL_NAME}' successfully created" in deployment.cli.stdout
+    )
+    assert guide.DEPLOYMENT_FULL_NAME in listed
+
+
+def test_deployment_runs_the_flow_on_the_pool_with_the_default_parameters(deployment):
+    registered = deployment.deployment
+    flow_defaults = {
+        name: spec.get("default")
+        for name, spec in registered.parameter_schema.get("properties", {}).items()
+    }
+
+    assert registered.entrypoint == guide.ENTRYPOINT
+    assert registered.work_pool_name == guide.WORK_POOL_NAME
+    assert registered.parameters == dict(guide.DEFAULT_PARAMETERS)
+    assert flow_defaults == dict(guide.DEFAULT_PARAMETERS), "the flow's own defaults"
+
+
+def test_schedule_is_daily_at_9_in_chicago_and_active(deployment):
+    registered = deployment.deployment
+    schedules = [(s.cron, s.timezone, s.active) for s in registered.schedules]
+
+    assert schedules == [(guide.SCHEDULE_CRON, guide.SCHEDULE_TIMEZONE, True)]
+    assert not registered.paused
+
+
+def test_scheduler_creates_upcoming_runs_at_9_chicago_time(deployment, prefect_runs):
+    runs = prefect_runs.wait_scheduled(deployment.deployment.id, at_least=2)
+    starts = [run.expected_start_time for run in runs]
+    first_local = local_times(starts, guide.SCHEDULE_TIMEZONE)[0]
+
+    assert starts == daily_occurrences(
+        first_local, guide.SCHEDULE_LOCAL_TIME, guide.SCHEDULE_TIMEZONE, len(starts)
+    )
+    assert timedelta(0) < starts[0] - deployment.created_at <= timedelta(days=1)
+    assert all(run.parameters == dict(guide.DEFAULT_PARAMETERS) for run in runs)

@@ -1,0 +1,158 @@
+"""Phase 3 of the guide: triggers with default, overridden and JSON parameters, a failing
+URL, state transitions, retries 2 s apart, and logs in the API, the worker and the server."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from fixtures import expectations as guide
+from fixtures.cli_output import table_rows
+from fixtures.guide import list_flow_runs
+from fixtures.states import follows_path, retry_delays
+
+pytestmark = pytest.mark.phase3
+
+FAILING = guide.TRIGGERS_BY_KEY["failing-url"]
+COMPLETING = [t for t in guide.TRIGGERS if t.final_state == "Completed"]
+
+
+def typed(parameters):
+    """Parameters with their JSON types, so 50 and 50.0 or "50" are told apart."""
+    return {name: (type(value).__name__, value) for name, value in parameters.items()}
+
+
+@pytest.fixture(params=[t.key for t in guide.TRIGGERS])
+def trigger_key(request):
+    return request.param
+
+
+@pytest.fixture
+def settled(trigger_key, triggered_runs, prefect_runs):
+    """(triggered run, the API's full record of it once finished) for one trigger."""
+    run = triggered_runs[trigger_key]
+    return run, prefect_runs.wait_settled(run.flow_run_id, tasks=run.trigger.tasks)
+
+
+@pytest.fixture
+def failed_run(triggered_runs, prefect_runs):
+    run = triggered_runs[FAILING.key]
+    return prefect_runs.wait_settled(run.flow_run_id, tasks=FAILING.tasks)
+
+
+def test_trigger_creates_a_run_of_the_deployment(settled, deployment):
+    run, record = settled
+
+    assert f"Created flow run '{record.flow_run.name}'" in run.cli.stdout
+    assert record.flow_run.deployment_id == deployment.deployment.id
+
+
+def test_run_follows_the_guides_state_path(settled):
+    run, record = settled
+
+    assert record.flow_run.state_name == run.trigger.final_state, record.describe()
+    assert follows_path(record.state_names, run.trigger.path), record.describe()
+
+
+def test_run_carries_exactly_the_given_parameters(settled):
+    run, record = settled
+
+    assert typed(record.flow_run.parameters) == typed(run.trigger.parameters)
+
+
+@pytest.mark.parametrize("trigger", COMPLETING, ids=lambda t: t.key)
+def test_run_behaviour_shows_its_parameters(trigger, triggered_runs, prefect_runs):
+    run = triggered_runs[trigger.key]
+    record = prefect_runs.wait_settled(run.flow_run_id, tasks=trigger.tasks)
+    params = trigger.parameters
+    loaded = guide.records_loaded_pattern(params["batch_size"], params["target_table"])
+
+    assert any(loaded.search(message) for message in record.log_messages), record.describe()
+    assert any(params["source_url"] in message for message in record.log_messages)
+    for task in guide.TASKS:
+        assert record.task(task).task_run.state_name == "Completed", record.describe()
+
+
+def test_failing_url_fails_the_flow_and_later_tasks_never_run(failed_run):
+    assert failed_run.flow_run.state_name == "Failed", failed_run.describe()
+    task_ids = {t.task_run.id for t in failed_run.task_runs}
+    logging_tasks = {entry.task_run_id for entry in failed_run.logs if entry.task_run_id}
+
+    assert [t.task_run.task_name for t in failed_run.task_runs] == [guide.RETRYING_TASK]
+    assert logging_tasks <= task_ids, "a task after the failing one wrote logs"
+
+
+def test_failing_task_is_retried_three_times_then_fails(failed_run):
+    extract = failed_run.task(guide.RETRYING_TASK)
+
+    assert extract.task_run.run_count == guide.TASK_RETRIES + 1, failed_run.describe()
+    assert extract.state_names == list(guide.retry_path()), failed_run.describe()
+    assert extract.task_run.retries == guide.TASK_RETRIES
+    assert extract.task_run.retry_delay == guide.TASK_RETRY_DELAY_SECONDS
+
+
+def test_retries_are_two_seconds_apart(failed_run):
+    delays = retry_delays(failed_run.task(guide.RETRYING_TASK).states)
+    expected = guide.TASK_RETRY_DELAY_SECONDS
+
+    assert len(delays) == guide.TASK_RETRIES, failed_run.describe()
+    for delay in delays:
+        assert delay.scheduled_seconds == pytest.approx(
+            expected, abs=guide.DELAY_SCHEDULED_TOLERANCE_SECONDS
+        ), delay
+        assert (
+            expected - guide.DELAY_EARLY_TOLERANCE_SECONDS
+            <= delay.actual_seconds
+            <= expected + guide.DELAY_LATE_TOLERANCE_SECONDS
+        ), delay
+
+
+def test_retries_are_announced_in_the_stored_logs(failed_run):
+    for attempt in range(1, guide.TASK_RETRIES + 1):
+        pattern = guide.retry_announcement_pattern(attempt)
+        assert any(pattern.search(m) for m in failed_run.log_messages), failed_run.describe()
+
+
+def test_worker_log_shows_the_run_submitted_and_its_output(settled, prefect_worker, prefect_stack):
+    run, record = settled
+    log, timeout = prefect_worker.process.log_path, prefect_stack.runs.timeout
+    final = re.compile(rf"Finished in state {run.trigger.final_state}")
+
+    prefect_stack.monitor.wait_for_log_line(
+        log, guide.worker_submission_pattern(run.flow_run_id), timeout=timeout
+    )
+    prefect_stack.monitor.wait_for_log_line(
+        log, guide.worker_output_pattern(record.flow_run.name, final), timeout=timeout
+    )
+
+
+def test_worker_log_shows_each_retry(failed_run, prefect_worker, prefect_stack):
+    extract = failed_run.task(guide.RETRYING_TASK).task_run
+    for attempt in range(1, guide.TASK_RETRIES + 1):
+        pattern = guide.task_output_pattern(extract.name, guide.retry_announcement_pattern(attempt))
+        prefect_stack.monitor.wait_for_log_line(
+            prefect_worker.process.log_path, pattern, timeout=prefect_stack.runs.timeout
+        )
+
+
+def test_server_log_shows_its_activity_for_the_run(settled, prefect_stack):
+    run, _ = settled
+
+    prefect_stack.monitor.wait_for_log_line(
+        prefect_stack.server.process.log_path,
+        guide.server_activity_pattern(run.flow_run_id),
+        timeout=prefect_stack.runs.timeout,
+    )
+
+
+def test_flow_run_ls_lists_every_triggered_run_with_its_state(
+    triggered_runs, prefect_runs, prefect_cli
+):
+    finals = {
+        prefect_runs.wait_terminal(run.flow_run_id).name: run.trigger.final_state.upper()
+        for run in triggered_runs.values()
+    }
+    listed = {row["Name"]: row["State"] for row in table_rows(list_flow_runs(prefect_cli).stdout)}
+
+    assert {name: listed.get(name) for name in finals} == finals
