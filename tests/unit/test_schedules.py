@@ -1,0 +1,32 @@
+"""The daily 09:00 America/Chicago schedule, across daylight-saving changes."""
+
+from datetime import UTC, datetime, time
+from itertools import pairwise
+
+import pytest
+
+from fixtures.schedules import daily_occurrences, local_times
+
+pytestmark = pytest.mark.unit
+
+CHICAGO = "America/Chicago"
+
+
+def test_nine_in_chicago_is_15_utc_in_winter_and_14_utc_in_summer():
+    winter = daily_occurrences(datetime(2026, 1, 15, tzinfo=UTC), time(9), CHICAGO, 1)[0]
+    summer = daily_occurrences(datetime(2026, 7, 15, tzinfo=UTC), time(9), CHICAGO, 1)[0]
+
+    assert winter.astimezone(UTC).hour == 15
+    assert summer.astimezone(UTC).hour == 14
+
+
+def test_occurrences_keep_the_wall_clock_time_across_the_spring_change():
+    days = daily_occurrences(datetime(2026, 3, 7, 20, tzinfo=UTC), time(9), CHICAGO, 3)
+
+    assert [d.astimezone(UTC).hour for d in days] == [15, 14, 14]
+    assert {(d.hour, d.minute) for d in local_times(days, CHICAGO)} == {(9, 0)}
+    assert [(b - a).total_seconds() / 3600 for a, b in pairwise(days)] == [23, 24]
+
+
+def test_a_run_at_9_utc_is_not_9_in_chicago():
+    assert local_times([datetime(2026, 1, 15, 9, tzinfo=UTC)], CHICAGO)[0].hour == 3
