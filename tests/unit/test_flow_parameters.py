@@ -1,0 +1,28 @@
+"""The flow validates its parameters before running: bad values get a clear message."""
+
+import pytest
+from prefect.exceptions import ParameterTypeError
+
+from fixtures import expectations as guide
+from flows.data_pipeline import enterprise_data_pipeline
+
+pytestmark = pytest.mark.unit
+
+
+def test_no_parameters_means_the_guides_defaults():
+    assert enterprise_data_pipeline.validate_parameters({}) == dict(guide.DEFAULT_PARAMETERS)
+
+
+@pytest.mark.parametrize(
+    ("parameters", "message"),
+    [
+        ({"batch_size": 0}, "batch_size: Input should be greater than 0"),
+        ({"batch_size": -5}, "batch_size: Input should be greater than 0"),
+        ({"batch_size": "abc"}, "batch_size: Input should be a valid integer"),
+        ({"batch_size": 2.5}, "batch_size: Input should be a valid integer"),
+        ({"target_table": "metrics"}, "target_table: String should match pattern"),
+    ],
+)
+def test_bad_values_are_rejected_naming_the_parameter(parameters, message):
+    with pytest.raises(ParameterTypeError, match=message):
+        enterprise_data_pipeline.validate_parameters(parameters)
