@@ -63,10 +63,12 @@ def test_local_run_is_completed_in_the_api_under_the_flow_name(
 def test_local_run_task_runs_completed_and_logs_stored(local_run, prefect_runs):
     record = prefect_runs.wait_settled(local_run.flow_run_id, tasks=guide.TASKS)
 
+    params = guide.DEFAULT_PARAMETERS
+    loaded = guide.records_loaded_pattern(params["batch_size"], params["target_table"])
+
     for task in guide.TASKS:
         assert record.task(task).task_run.state_name == "Completed", record.describe()
-    batch, table = guide.DEFAULT_PARAMETERS["batch_size"], guide.DEFAULT_PARAMETERS["target_table"]
-    assert any(guide.records_loaded_pattern(batch, table).search(m) for m in record.log_messages)
+    assert any(map(loaded.search, record.task_log_messages("load"))), record.describe()
 
 
 def test_runs_are_stored_in_the_sessions_sqlite_database(local_run, prefect_stack):

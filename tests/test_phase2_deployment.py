@@ -10,6 +10,7 @@ import pytest
 from fixtures import expectations as guide
 from fixtures.cli_output import table_rows
 from fixtures.guide import list_deployments, list_work_pools
+from fixtures.manifest import declared_deployments
 from fixtures.schedules import daily_occurrences, local_times
 
 pytestmark = pytest.mark.phase2
@@ -39,6 +40,12 @@ def test_deployment_is_registered_and_listed(deployment, prefect_cli):
         f"Deployment '{guide.DEPLOYMENT_FULL_NAME}' successfully created" in deployment.cli.stdout
     )
     assert guide.DEPLOYMENT_FULL_NAME in listed
+
+
+def test_manifest_declares_the_deployment_the_guide_deploys(prefect_stack):
+    declared = declared_deployments(prefect_stack.session.project_dir)
+
+    assert [d.get("name") for d in declared].count(guide.DEPLOYMENT_NAME) == 1, declared
 
 
 def test_deployment_runs_the_flow_on_the_pool_with_the_default_parameters(deployment):

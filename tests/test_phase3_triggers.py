@@ -66,12 +66,13 @@ def test_run_behaviour_shows_its_parameters(trigger, triggered_runs, prefect_run
     run = triggered_runs[trigger.key]
     record = prefect_runs.wait_settled(run.flow_run_id, tasks=trigger.tasks)
     params = trigger.parameters
+    extracted = guide.records_extracted_pattern(params["batch_size"], params["source_url"])
     loaded = guide.records_loaded_pattern(params["batch_size"], params["target_table"])
 
-    assert any(loaded.search(message) for message in record.log_messages), record.describe()
-    assert any(params["source_url"] in message for message in record.log_messages)
     for task in guide.TASKS:
         assert record.task(task).task_run.state_name == "Completed", record.describe()
+    assert any(map(extracted.search, record.task_log_messages("extract"))), record.describe()
+    assert any(map(loaded.search, record.task_log_messages("load"))), record.describe()
 
 
 def test_failing_url_fails_the_flow_and_later_tasks_never_run(failed_run):
