@@ -1,3 +1,3 @@
-"""Loads the harness plugin (fixtures/) for every test under this project."""
+"""Loads the harness (fixtures/) for every test under this project."""
 
-pytest_plugins = ["fixtures.plugin"]
+pytest_plugins = ["fixtures.plugin", "fixtures.troubleshooting"]

@@ -1,7 +1,8 @@
 """The blueprint's flow: "Enterprise Data Pipeline" (extract -> transform -> load).
 
 No machine this runs on reaches the internet, so `extract` simulates the fetch: it
-validates the source URL the way a real HTTP client would (scheme and host) and yields
+validates the source URL the way a real HTTP client would (scheme and host), treats
+hosts under the reserved `.invalid` domain as unreachable, and otherwise yields
 `batch_size` deterministic synthetic records. `invalid://url` therefore fails inside
 the task, where the retry policy applies, exactly as a refused fetch would.
 
@@ -43,6 +44,11 @@ def extract(source_url: str, batch_size: int) -> list[Record]:
     if parsed.scheme not in ("http", "https") or not parsed.hostname:
         raise SourceUnavailableError(
             f"Cannot fetch from source_url={source_url!r}: it must be an http(s) URL with a host"
+        )
+    if parsed.hostname.endswith(".invalid"):
+        # RFC 6761: names under .invalid never resolve; a real fetch would fail like this.
+        raise SourceUnavailableError(
+            f"Cannot reach source_url={source_url!r}: host {parsed.hostname!r} does not resolve"
         )
     logger.info("Extracting batch_size=%d records from %s", batch_size, source_url)
     records = [
