@@ -1,3 +1,3 @@
 """Loads the harness (fixtures/) for every test under this project."""
 
-pytest_plugins = ["fixtures.plugin", "fixtures.troubleshooting"]
+pytest_plugins = ["fixtures.plugin", "fixtures.troubleshooting", "fixtures.faults"]

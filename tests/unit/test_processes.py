@@ -26,8 +26,18 @@ class FileExists:
         self.expected = f"{path} to exist"
         self.last_seen = "not yet"
 
+    def starting(self) -> None:
+        pass
+
     def __call__(self) -> bool:
         return self.path.exists()
+
+
+def sleeping(process: psutil.Process) -> bool:
+    try:
+        return "time.sleep(600)" in " ".join(process.cmdline())
+    except psutil.Error:  # gone, or a zombie
+        return False
 
 
 def spec(tmp_path, code, *, timeout=30.0, name="stand-in"):
@@ -78,12 +88,7 @@ def test_a_child_never_ready_times_out_and_is_stopped(xprocess, tmp_path):
 
     assert "Expected: " in str(error.value)
     assert "child up" in str(error.value)
-    leftovers = [
-        p
-        for p in psutil.Process().children(recursive=True)
-        if "time.sleep(600)" in " ".join(p.cmdline())
-    ]
-    assert leftovers == []
+    assert [p for p in psutil.Process().children(recursive=True) if sleeping(p)] == []
 
 
 def test_a_killed_process_is_reported_and_its_orphans_are_stopped(xprocess, tmp_path):
