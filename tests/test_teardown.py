@@ -1,0 +1,92 @@
+"""Teardown, tested from outside: whatever ends a session, nothing of it is left running."""
+
+from __future__ import annotations
+
+import os
+import signal
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+
+from fixtures.inner_sessions import (
+    port_is_free,
+    processes_under,
+    run_inner_session,
+    write_inner_project,
+)
+
+pytestmark = pytest.mark.teardown
+
+# An inner session with its server, its worker and a flow run in flight when the test
+# body runs; the body then ends the way INNER_MODE says.
+INNER_TEST = """
+import os, pathlib, time
+
+import pytest
+
+from fixtures.faults import start_long_run
+
+MODE = os.environ["INNER_MODE"]
+
+
+@pytest.fixture
+def run_in_flight(prefect_stack, prefect_worker, deployment):
+    return start_long_run(prefect_stack)
+
+
+@pytest.mark.timeout(5 if MODE == "timeout" else 600)
+def test_session_with_a_run_in_flight(run_in_flight):
+    pathlib.Path(os.environ["INNER_READY_FILE"]).touch()
+    if MODE == "fail":
+        pytest.fail("failing on purpose")
+    if MODE in ("interrupt", "timeout"):
+        time.sleep(600)
+"""
+
+SCENARIOS = {
+    "passing": ("pass", None, 0),
+    "failing": ("fail", None, 1),
+    "ctrl-c": ("interrupt", signal.SIGINT, 2),
+    "sigterm": ("interrupt", signal.SIGTERM, 2),
+    "test-timeout": ("timeout", None, 1),
+}
+
+
+def end_a_session(scratch, scenario):
+    mode, interrupt, _ = SCENARIOS[scenario]
+    args = write_inner_project(scratch, INNER_TEST)
+    env = {**os.environ, "INNER_MODE": mode}
+    return run_inner_session(
+        scratch, args, env=env, interrupt=interrupt, whole_group=interrupt == signal.SIGINT
+    )
+
+
+@pytest.fixture(scope="module")
+def ended_sessions(tmp_path_factory):
+    """Every scenario's inner session, run side by side (each takes ~30 s alone)."""
+    with ThreadPoolExecutor(max_workers=len(SCENARIOS)) as pool:
+        futures = {
+            scenario: pool.submit(end_a_session, tmp_path_factory.mktemp(scenario), scenario)
+            for scenario in SCENARIOS
+        }
+        return {scenario: future.result() for scenario, future in futures.items()}
+
+
+@pytest.mark.parametrize("scenario", SCENARIOS)
+def test_nothing_is_left_running_and_the_port_is_free(scenario, ended_sessions):
+    inner, exit_code = ended_sessions[scenario], SCENARIOS[scenario][2]
+    ports = [card["port"] for card in inner.cards()]
+
+    assert inner.returncode == exit_code, inner.describe()
+    assert ports, inner.describe()
+    assert processes_under(inner.scratch) == []
+    assert all(port_is_free(port) for port in ports)
+
+
+@pytest.mark.parametrize("scenario", ["ctrl-c", "sigterm"])
+def test_the_signal_came_while_server_worker_and_flow_run_were_running(scenario, ended_sessions):
+    alive = " ".join(ended_sessions[scenario].alive_at_signal)
+
+    assert "server start" in alive
+    assert "worker start" in alive
+    assert "prefect.engine" in alive
