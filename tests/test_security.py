@@ -1,0 +1,113 @@
+"""Security: loopback only, the user's Prefect home never touched, basic auth honoured."""
+
+from __future__ import annotations
+
+import os
+from concurrent.futures import ThreadPoolExecutor
+
+import httpx
+import psutil
+import pytest
+
+from fixtures import expectations as guide
+from fixtures.environment import LOOPBACK
+from fixtures.factories import session_fixture, stack_fixture
+from fixtures.guide import list_work_pools, run_flow_locally
+from fixtures.inner_sessions import run_inner_session
+
+pytestmark = pytest.mark.security
+
+CREDENTIALS = "harness:s3cret-for-tests"
+POISONED_URL = "http://127.0.0.1:9/api"  # nothing listens on port 9 (discard)
+POISONED_PROFILE = f"""\
+active = "production"
+
+[profiles.production]
+PREFECT_API_URL = "{POISONED_URL}"
+PREFECT_LOGGING_LEVEL = "CRITICAL"
+"""
+
+auth_session = session_fixture(scope="module", label="auth", auth_string=CREDENTIALS)
+auth_stack = stack_fixture(session="auth_session", scope="module")
+
+
+def listening_addresses(pid):
+    return {
+        conn.laddr.ip
+        for conn in psutil.Process(pid).net_connections(kind="inet")
+        if conn.status == psutil.CONN_LISTEN
+    }
+
+
+def test_the_server_listens_on_loopback_only(prefect_stack):
+    assert listening_addresses(prefect_stack.server.process.pid) == {LOOPBACK}
+
+
+def test_the_worker_listens_nowhere(prefect_worker):
+    assert listening_addresses(prefect_worker.process.pid) == set()
+
+
+@pytest.fixture(scope="module")
+def hostile_home_and_auth_sessions(tmp_path_factory):
+    """Phase 1 run twice from outside, side by side: once by a user whose own Prefect
+    settings point at a production server, once with basic auth turned on."""
+    home = tmp_path_factory.mktemp("user-home")
+    profile = home / ".prefect" / "profiles.toml"
+    profile.parent.mkdir()
+    profile.write_text(POISONED_PROFILE)
+    user_env = {
+        **os.environ,
+        "HOME": str(home),
+        "PREFECT_API_URL": POISONED_URL,
+        "PREFECT_PROFILES_PATH": str(profile),
+    }
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        hostile = pool.submit(
+            run_inner_session, tmp_path_factory.mktemp("hostile"), ["-m", "phase1"], env=user_env
+        )
+        auth = pool.submit(
+            run_inner_session,
+            tmp_path_factory.mktemp("auth"),
+            ["-m", "phase1", f"--prefect-auth-string={CREDENTIALS}"],
+        )
+        return home, profile.stat(), hostile.result(), auth.result()
+
+
+def test_the_users_prefect_settings_are_neither_used_nor_changed(hostile_home_and_auth_sessions):
+    home, before, hostile, _ = hostile_home_and_auth_sessions
+    profile = home / ".prefect" / "profiles.toml"
+
+    assert hostile.returncode == 0, hostile.describe()
+    assert profile.read_text() == POISONED_PROFILE
+    assert profile.stat().st_mtime_ns == before.st_mtime_ns
+    assert sorted(p.name for p in (home / ".prefect").iterdir()) == ["profiles.toml"]
+
+
+def test_phase_1_passes_with_basic_auth_on(hostile_home_and_auth_sessions):
+    *_, auth = hostile_home_and_auth_sessions
+
+    assert auth.returncode == 0, auth.describe()
+
+
+def test_with_auth_on_the_api_refuses_calls_without_credentials(auth_stack):
+    response = httpx.post(f"{auth_stack.session.api_url}/flow_runs/filter", json={})
+
+    assert response.status_code == 401
+
+
+def test_with_auth_on_the_cli_without_credentials_is_refused(auth_stack):
+    cli = auth_stack.cli
+    refused = cli.prefect(
+        "work-pool", "ls", expect=None, env=cli.env_without("PREFECT_API_AUTH_STRING")
+    )
+
+    assert refused.returncode == 1
+    assert "401" in refused.output or "Unauthorized" in refused.output
+
+
+def test_with_auth_on_the_guides_commands_work_with_credentials(auth_stack):
+    local = run_flow_locally(auth_stack.cli)
+
+    assert list_work_pools(auth_stack.cli).returncode == 0
+    assert auth_stack.runs.wait_terminal(local.flow_run_id).state_name == "Completed"
+    assert auth_stack.api.flow_run(local.flow_run_id).parameters == dict(guide.DEFAULT_PARAMETERS)
