@@ -1,3 +1,8 @@
 """Loads the harness (fixtures/) for every test under this project."""
 
-pytest_plugins = ["fixtures.plugin", "fixtures.troubleshooting", "fixtures.faults"]
+pytest_plugins = [
+    "fixtures.plugin",
+    "fixtures.troubleshooting",
+    "fixtures.faults",
+    "fixtures.ui",
+]
