@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from fixtures.config import OPTIONS, ConfigError, resolve
+from fixtures.config import OPTIONS, ConfigError, default_config, resolve
 
 pytestmark = pytest.mark.unit
 
@@ -18,7 +18,7 @@ def resolved(cli=None, ini=None):
 
 
 def test_defaults():
-    config = resolved()
+    config = default_config()
 
     assert config.startup_timeout == 120
     assert config.run_timeout == 180
