@@ -1,16 +1,22 @@
 """The flow validates its parameters before running: bad values get a clear message."""
 
 import pytest
-from prefect.exceptions import ParameterTypeError
 
 from fixtures import expectations as guide
-from flows.data_pipeline import enterprise_data_pipeline
 
 pytestmark = pytest.mark.unit
 
 
-def test_no_parameters_means_the_guides_defaults():
-    assert enterprise_data_pipeline.validate_parameters({}) == dict(guide.DEFAULT_PARAMETERS)
+@pytest.fixture(scope="module")
+def flow():
+    """The flow, imported only when these tests run (importing prefect takes ~1.5 s)."""
+    from flows.data_pipeline import enterprise_data_pipeline
+
+    return enterprise_data_pipeline
+
+
+def test_no_parameters_means_the_guides_defaults(flow):
+    assert flow.validate_parameters({}) == dict(guide.DEFAULT_PARAMETERS)
 
 
 @pytest.mark.parametrize(
@@ -23,6 +29,8 @@ def test_no_parameters_means_the_guides_defaults():
         ({"target_table": "metrics"}, "target_table: String should match pattern"),
     ],
 )
-def test_bad_values_are_rejected_naming_the_parameter(parameters, message):
+def test_bad_values_are_rejected_naming_the_parameter(flow, parameters, message):
+    from prefect.exceptions import ParameterTypeError
+
     with pytest.raises(ParameterTypeError, match=message):
-        enterprise_data_pipeline.validate_parameters(parameters)
+        flow.validate_parameters(parameters)
