@@ -1,8 +1,10 @@
-"""Teardown, tested from outside: whatever ends a session, nothing of it is left running."""
+"""Teardown, tested from outside: whatever ends a session, nothing of it is left running;
+and a server that dies mid-session is reported at once."""
 
 from __future__ import annotations
 
 import os
+import re
 import signal
 from concurrent.futures import ThreadPoolExecutor
 
@@ -20,7 +22,7 @@ pytestmark = pytest.mark.teardown
 # An inner session with its server, its worker and a flow run in flight when the test
 # body runs; the body then ends the way INNER_MODE says.
 INNER_TEST = """
-import os, pathlib, time
+import os, pathlib, signal, time
 
 import pytest
 
@@ -35,13 +37,21 @@ def run_in_flight(prefect_stack, prefect_worker, deployment):
 
 
 @pytest.mark.timeout(5 if MODE == "timeout" else 600)
-def test_session_with_a_run_in_flight(run_in_flight):
+def test_session_with_a_run_in_flight(run_in_flight, prefect_stack):
     pathlib.Path(os.environ["INNER_READY_FILE"]).touch()
     if MODE == "fail":
         pytest.fail("failing on purpose")
     if MODE in ("interrupt", "timeout"):
         time.sleep(600)
+    if MODE == "server-dies":
+        os.kill(prefect_stack.server.process.pid, signal.SIGKILL)
+        killed = time.monotonic()
+        try:
+            prefect_stack.runs.wait_terminal(run_in_flight.flow_run_id)
+        finally:
+            print(f"DETECTED AFTER {time.monotonic() - killed:.1f}s")
 """
+DETECTED = re.compile(r"DETECTED AFTER ([0-9.]+)s")
 
 SCENARIOS = {
     "passing": ("pass", None, 0),
@@ -49,6 +59,7 @@ SCENARIOS = {
     "ctrl-c": ("interrupt", signal.SIGINT, 2),
     "sigterm": ("interrupt", signal.SIGTERM, 2),
     "test-timeout": ("timeout", None, 1),
+    "server-dies": ("server-dies", None, 1),
 }
 
 
@@ -81,6 +92,17 @@ def test_nothing_is_left_running_and_the_port_is_free(scenario, ended_sessions):
     assert ports, inner.describe()
     assert processes_under(inner.scratch) == []
     assert all(port_is_free(port) for port in ports)
+
+
+def test_a_server_dying_mid_session_is_reported_within_seconds_with_its_log(ended_sessions):
+    inner = ended_sessions["server-dies"]
+    detected = DETECTED.search(inner.output)
+
+    assert "prefect server" in inner.output, inner.describe()
+    assert "exited with code -9 while tests still needed it" in inner.output, inner.describe()
+    assert "prefect-server.log" in inner.output
+    assert detected, inner.describe()
+    assert float(detected.group(1)) < 10
 
 
 @pytest.mark.parametrize("scenario", ["ctrl-c", "sigterm"])

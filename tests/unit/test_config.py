@@ -5,7 +5,14 @@ from pathlib import Path
 
 import pytest
 
-from fixtures.config import OPTIONS, ConfigError, default_config, resolve
+from fixtures.config import (
+    OPTIONS,
+    ConfigError,
+    check_project,
+    check_writable,
+    default_config,
+    resolve,
+)
 
 pytestmark = pytest.mark.unit
 
@@ -66,3 +73,18 @@ def test_every_option_has_a_flag_and_help():
     for option in OPTIONS:
         assert option.flag.startswith("--prefect-")
         assert option.help.endswith(".") or option.help.endswith(")")
+
+
+def test_a_log_folder_that_cannot_be_made_is_refused(tmp_path):
+    blocker = tmp_path / "a-file"
+    blocker.write_text("")
+
+    with pytest.raises(
+        ConfigError, match=r"--prefect-log-dir / prefect_log_dir: .* not a writable"
+    ):
+        check_writable(blocker / "logs", "log_dir")
+
+
+def test_a_folder_without_the_blueprint_is_not_a_project(tmp_path):
+    with pytest.raises(ConfigError, match=r"missing prefect\.yaml, flows/data_pipeline\.py"):
+        check_project(tmp_path)
