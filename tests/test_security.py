@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from concurrent.futures import ThreadPoolExecutor
+from functools import partial
 
 import httpx
 import psutil
@@ -13,7 +13,7 @@ from fixtures import expectations as guide
 from fixtures.environment import LOOPBACK
 from fixtures.factories import session_fixture, stack_fixture
 from fixtures.guide import list_work_pools, run_flow_locally
-from fixtures.inner_sessions import run_inner_session
+from fixtures.inner_sessions import run_inner_session, side_by_side
 
 pytestmark = pytest.mark.security
 
@@ -61,16 +61,22 @@ def hostile_home_and_auth_sessions(tmp_path_factory):
         "PREFECT_API_URL": POISONED_URL,
         "PREFECT_PROFILES_PATH": str(profile),
     }
-    with ThreadPoolExecutor(max_workers=2) as pool:
-        hostile = pool.submit(
-            run_inner_session, tmp_path_factory.mktemp("hostile"), ["-m", "phase1"], env=user_env
-        )
-        auth = pool.submit(
-            run_inner_session,
-            tmp_path_factory.mktemp("auth"),
-            ["-m", "phase1", f"--prefect-auth-string={CREDENTIALS}"],
-        )
-        return home, profile.stat(), hostile.result(), auth.result()
+    ended = side_by_side(
+        {
+            "hostile": partial(
+                run_inner_session,
+                tmp_path_factory.mktemp("hostile"),
+                ["-m", "phase1"],
+                env=user_env,
+            ),
+            "auth": partial(
+                run_inner_session,
+                tmp_path_factory.mktemp("auth"),
+                ["-m", "phase1", f"--prefect-auth-string={CREDENTIALS}"],
+            ),
+        }
+    )
+    return home, profile.stat(), ended["hostile"], ended["auth"]
 
 
 def test_the_users_prefect_settings_are_neither_used_nor_changed(hostile_home_and_auth_sessions):

@@ -6,7 +6,7 @@ from __future__ import annotations
 import os
 import re
 import signal
-from concurrent.futures import ThreadPoolExecutor
+from functools import partial
 
 import pytest
 
@@ -14,6 +14,7 @@ from fixtures.inner_sessions import (
     port_is_free,
     processes_under,
     run_inner_session,
+    side_by_side,
     write_inner_project,
 )
 
@@ -75,12 +76,12 @@ def end_a_session(scratch, scenario):
 @pytest.fixture(scope="module")
 def ended_sessions(tmp_path_factory):
     """Every scenario's inner session, run side by side (each takes ~30 s alone)."""
-    with ThreadPoolExecutor(max_workers=len(SCENARIOS)) as pool:
-        futures = {
-            scenario: pool.submit(end_a_session, tmp_path_factory.mktemp(scenario), scenario)
+    return side_by_side(
+        {
+            scenario: partial(end_a_session, tmp_path_factory.mktemp(scenario), scenario)
             for scenario in SCENARIOS
         }
-        return {scenario: future.result() for scenario, future in futures.items()}
+    )
 
 
 @pytest.mark.parametrize("scenario", SCENARIOS)
