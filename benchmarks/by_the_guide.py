@@ -27,6 +27,7 @@ sys.path.insert(0, str(ROOT))
 from fixtures import expectations as guide  # noqa: E402
 from fixtures.environment import free_port, scrubbed_environ, venv_bin  # noqa: E402
 from fixtures.models import FlowRun  # noqa: E402
+from fixtures.waiting import wait_for  # noqa: E402
 
 TERMINAL_WAIT_SECONDS = 300
 
@@ -48,11 +49,7 @@ def main() -> int:
         background.append(subprocess.Popen(args, cwd=ROOT, env=env, stdout=log, stderr=log))
 
     def wait_until(condition: str, check: Callable[[], bool]) -> None:
-        deadline = time.monotonic() + TERMINAL_WAIT_SECONDS
-        while not check():
-            if time.monotonic() > deadline:
-                raise TimeoutError(condition)
-            time.sleep(0.5)
+        wait_for(check, bool, timeout=TERMINAL_WAIT_SECONDS, expected=condition)
 
     def server_ready() -> bool:
         try:
