@@ -24,10 +24,10 @@ import httpx
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from fixtures import expectations as guide  # noqa: E402
-from fixtures.environment import free_port, scrubbed_environ, venv_bin  # noqa: E402
-from fixtures.models import FlowRun  # noqa: E402
-from fixtures.waiting import wait_for  # noqa: E402
+from fixtures.guide import expectations as guide
+from fixtures.process.waiting import wait_for
+from fixtures.stack.environment import free_port, scrubbed_environ, venv_bin
+from fixtures.stack.models import FlowRun
 
 TERMINAL_WAIT_SECONDS = 300
 

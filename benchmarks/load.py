@@ -28,12 +28,14 @@ from xprocess import XProcess
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from fixtures import expectations, guide, janitor  # noqa: E402
-from fixtures.backends import migrated_sqlite_template  # noqa: E402
-from fixtures.config import default_config  # noqa: E402
-from fixtures.environment import SessionEnvironment, scrubbed_environ, venv_bin  # noqa: E402
-from fixtures.models import FlowRun  # noqa: E402
-from fixtures.stack import Stack, running_stack, running_stack_worker  # noqa: E402
+from fixtures.backends.sqlite import migrated_sqlite_template
+from fixtures.config import default_config
+from fixtures.guide import commands as guide
+from fixtures.guide import expectations
+from fixtures.process import janitor
+from fixtures.stack.environment import SessionEnvironment, scrubbed_environ, venv_bin
+from fixtures.stack.models import FlowRun
+from fixtures.stack.running import Stack, running_stack, running_stack_worker
 
 
 def percentile(values: list[float], share: float) -> float:

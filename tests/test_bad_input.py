@@ -6,9 +6,9 @@ from functools import partial
 
 import pytest
 
-from fixtures import expectations as guide
-from fixtures.api import ApiError
-from fixtures.guide import created_run_id, run_deployment
+from fixtures.guide import expectations as guide
+from fixtures.guide.commands import created_run_id, run_deployment
+from fixtures.stack.api import ApiError
 
 pytestmark = pytest.mark.bad_input
 

@@ -5,10 +5,10 @@ from __future__ import annotations
 
 import pytest
 
-from fixtures.environment import SessionEnvironment, occupied_port
 from fixtures.inner_sessions import processes_under, run_inner_session
-from fixtures.processes import ProcessDied, StartupTimeout
-from fixtures.server import running_server
+from fixtures.process.managed import ProcessDied, StartupTimeout
+from fixtures.stack.environment import SessionEnvironment, occupied_port
+from fixtures.stack.server import running_server
 
 pytestmark = pytest.mark.bad_input
 

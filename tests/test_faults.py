@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from fixtures import expectations as guide
 from fixtures.faults import flow_run_processes, kill, start_long_run, watch_outcome
-from fixtures.guide import trigger
-from fixtures.states import follows_path
+from fixtures.guide import expectations as guide
+from fixtures.guide.commands import trigger
+from fixtures.stack.states import follows_path
 
 pytestmark = pytest.mark.faults
 

@@ -5,10 +5,10 @@ from __future__ import annotations
 
 import pytest
 
-from fixtures import expectations as guide
-from fixtures.cli_output import config_setting, key_values
-from fixtures.guide import prefect_version, set_api_url, view_config
-from fixtures.states import follows_path
+from fixtures.guide import expectations as guide
+from fixtures.guide.commands import prefect_version, set_api_url, view_config
+from fixtures.stack.cli_output import config_setting, key_values
+from fixtures.stack.states import follows_path
 
 pytestmark = pytest.mark.phase1
 
@@ -72,7 +72,7 @@ def test_local_run_task_runs_completed_and_logs_stored(local_run, prefect_runs):
 
 
 def test_runs_are_stored_in_the_sessions_sqlite_database(local_run, prefect_stack):
-    assert local_run.flow_run_id in prefect_stack.session.backend.flow_run_ids()
+    assert local_run.flow_run_id in prefect_stack.session.database.flow_run_ids()
 
 
 def test_ui_is_served_and_points_at_this_server(prefect_stack, prefect_api):

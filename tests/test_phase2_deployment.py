@@ -7,11 +7,11 @@ from datetime import timedelta
 
 import pytest
 
-from fixtures import expectations as guide
-from fixtures.cli_output import table_rows
-from fixtures.guide import list_deployments, list_work_pools
-from fixtures.manifest import declared_deployments
-from fixtures.schedules import daily_occurrences, local_times
+from fixtures.guide import expectations as guide
+from fixtures.guide.commands import list_deployments, list_work_pools
+from fixtures.guide.manifest import declared_deployments
+from fixtures.guide.schedules import daily_occurrences, local_times
+from fixtures.stack.cli_output import table_rows
 
 pytestmark = pytest.mark.phase2
 

@@ -7,10 +7,10 @@ import re
 
 import pytest
 
-from fixtures import expectations as guide
-from fixtures.cli_output import table_rows
-from fixtures.guide import list_flow_runs
-from fixtures.states import follows_path, retry_delays
+from fixtures.guide import expectations as guide
+from fixtures.guide.commands import list_flow_runs
+from fixtures.stack.cli_output import table_rows
+from fixtures.stack.states import follows_path, retry_delays
 
 pytestmark = pytest.mark.phase3
 

@@ -9,11 +9,11 @@ import httpx
 import psutil
 import pytest
 
-from fixtures import expectations as guide
-from fixtures.environment import LOOPBACK
 from fixtures.factories import session_fixture, stack_fixture
-from fixtures.guide import list_work_pools, run_flow_locally
+from fixtures.guide import expectations as guide
+from fixtures.guide.commands import list_work_pools, run_flow_locally
 from fixtures.inner_sessions import run_inner_session, side_by_side
+from fixtures.stack.environment import LOOPBACK
 
 pytestmark = pytest.mark.security
 

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from fixtures import expectations as guide
-from fixtures.guide import list_work_pools
-from fixtures.states import follows_path
+from fixtures.guide import expectations as guide
+from fixtures.guide.commands import list_work_pools
+from fixtures.stack.states import follows_path
 
 pytestmark = pytest.mark.troubleshooting
 

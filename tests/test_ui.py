@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import pytest
 
-from fixtures import expectations as guide
-from fixtures.schedules import local_times
+from fixtures.guide import expectations as guide
+from fixtures.guide.schedules import local_times
 
 pytestmark = pytest.mark.ui
 

@@ -2,7 +2,7 @@
 
 import pytest
 
-from fixtures.cli_output import config_setting, find_uuid, key_values, table_rows
+from fixtures.stack.cli_output import config_setting, find_uuid, key_values, table_rows
 
 pytestmark = pytest.mark.unit
 

@@ -2,7 +2,7 @@
 
 import pytest
 
-from fixtures.environment import SessionEnvironment, free_port, venv_bin
+from fixtures.stack.environment import SessionEnvironment, free_port, venv_bin
 
 pytestmark = pytest.mark.unit
 
@@ -54,7 +54,7 @@ def test_sessions_get_their_own_folders_and_port(session):
     assert session.home.is_dir()
     assert session.logs.is_dir()
     assert session.workdir.is_dir()
-    assert session.backend.settings()["PREFECT_SERVER_DATABASE_CONNECTION_URL"].endswith(
+    assert session.database.settings()["PREFECT_SERVER_DATABASE_CONNECTION_URL"].endswith(
         str(session.home / "prefect.db")
     )
     assert 0 < free_port() < 65536

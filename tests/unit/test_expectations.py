@@ -4,7 +4,7 @@ import json
 
 import pytest
 
-from fixtures import expectations as guide
+from fixtures.guide import expectations as guide
 
 pytestmark = pytest.mark.unit
 

@@ -2,7 +2,7 @@
 
 import pytest
 
-from fixtures import expectations as guide
+from fixtures.guide import expectations as guide
 
 pytestmark = pytest.mark.unit
 

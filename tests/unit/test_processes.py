@@ -8,7 +8,7 @@ from pathlib import Path
 import psutil
 import pytest
 
-from fixtures.processes import ProcessDied, ProcessSpec, StartupTimeout, managed_process
+from fixtures.process.managed import ProcessDied, ProcessSpec, StartupTimeout, managed_process
 
 pytestmark = pytest.mark.unit
 

@@ -5,7 +5,7 @@ from itertools import pairwise
 
 import pytest
 
-from fixtures.schedules import daily_occurrences, local_times
+from fixtures.guide.schedules import daily_occurrences, local_times
 
 pytestmark = pytest.mark.unit
 

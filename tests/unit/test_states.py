@@ -4,8 +4,8 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from fixtures.models import State
-from fixtures.states import follows_path, format_history, retry_delays
+from fixtures.stack.models import State
+from fixtures.stack.states import follows_path, format_history, retry_delays
 
 pytestmark = pytest.mark.unit
 

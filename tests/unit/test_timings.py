@@ -5,8 +5,8 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from fixtures.states import RetryDelay
-from fixtures.timings import DEPLOY, SERVER_START, WORK_POOL, Timings
+from fixtures.stack.states import RetryDelay
+from fixtures.stack.timings import DEPLOY, SERVER_START, WORK_POOL, Timings
 
 pytestmark = pytest.mark.unit
 
