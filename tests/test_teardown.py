@@ -1,5 +1,7 @@
-"""Teardown, tested from outside: whatever ends a session, nothing of it is left running;
-and a server that dies mid-session is reported at once."""
+"""Teardown, tested from outside: whatever ends a session (a pass, a failure, Ctrl-C,
+SIGTERM, a closed terminal, a test timeout, even SIGKILL), nothing of it is left running;
+what a session killed with its watchdog left, the next session stops; and a server that
+dies mid-session is reported at once."""
 
 from __future__ import annotations
 
@@ -11,9 +13,13 @@ from functools import partial
 import pytest
 
 from fixtures.inner_sessions import (
+    WATCHDOG_BOUND_SECONDS,
+    describe_processes,
+    kill_with_its_watchdog,
     port_is_free,
     processes_under,
     run_inner_session,
+    send,
     side_by_side,
     write_inner_project,
 )
@@ -57,20 +63,21 @@ DETECTED = re.compile(r"DETECTED AFTER ([0-9.]+)s")
 SCENARIOS = {
     "passing": ("pass", None, 0),
     "failing": ("fail", None, 1),
-    "ctrl-c": ("interrupt", signal.SIGINT, 2),
-    "sigterm": ("interrupt", signal.SIGTERM, 2),
+    "ctrl-c": ("interrupt", send(signal.SIGINT, whole_group=True), 2),
+    "sigterm": ("interrupt", send(signal.SIGTERM), 2),
+    "closed-terminal": ("interrupt", send(signal.SIGHUP, whole_group=True), 2),
+    "sigkill": ("interrupt", send(signal.SIGKILL), -signal.SIGKILL),
     "test-timeout": ("timeout", None, 1),
     "server-dies": ("server-dies", None, 1),
 }
+SIGNALLED = ["ctrl-c", "sigterm", "closed-terminal", "sigkill"]
 
 
 def end_a_session(scratch, scenario):
-    mode, interrupt, _ = SCENARIOS[scenario]
+    mode, ending, _ = SCENARIOS[scenario]
     args = write_inner_project(scratch, INNER_TEST)
     env = {**os.environ, "INNER_MODE": mode}
-    return run_inner_session(
-        scratch, args, env=env, interrupt=interrupt, whole_group=interrupt == signal.SIGINT
-    )
+    return run_inner_session(scratch, args, env=env, ending=ending)
 
 
 @pytest.fixture(scope="module")
@@ -91,7 +98,37 @@ def test_nothing_is_left_running_and_the_port_is_free(scenario, ended_sessions):
 
     assert inner.returncode == exit_code, inner.describe()
     assert ports, inner.describe()
-    assert processes_under(inner.scratch) == []
+    inner.wait_until_nothing_is_left(timeout=WATCHDOG_BOUND_SECONDS)
+    assert all(port_is_free(port) for port in ports)
+
+
+@pytest.fixture(scope="module")
+def killed_with_its_watchdog(tmp_path_factory):
+    """A session SIGKILLed together with its watchdog (what is left), then a later one."""
+    scratch = tmp_path_factory.mktemp("killed-with-watchdog")
+    args = write_inner_project(scratch, INNER_TEST)
+    env = {**os.environ, "INNER_MODE": "interrupt"}
+    killed = run_inner_session(scratch, args, env=env, ending=kill_with_its_watchdog)
+    left = describe_processes(processes_under(scratch))
+    later = run_inner_session(
+        scratch, [*args, "--collect-only"], env=env, log_dir=scratch / "later-logs"
+    )
+    return killed, left, later
+
+
+def test_a_later_session_stops_what_a_session_killed_with_its_watchdog_left(
+    killed_with_its_watchdog,
+):
+    killed, left, later = killed_with_its_watchdog
+    ports = [card["port"] for card in killed.cards()]
+
+    assert killed.returncode == -signal.SIGKILL, killed.describe()
+    assert any("server start" in line for line in left), left
+    assert any("worker start" in line for line in left), left
+    assert later.returncode == 0, later.describe()
+    assert "left running by sessions that are gone" in later.output, later.describe()
+    assert processes_under(killed.scratch) == []
+    assert ports, killed.describe()
     assert all(port_is_free(port) for port in ports)
 
 
@@ -106,7 +143,7 @@ def test_a_server_dying_mid_session_is_reported_within_seconds_with_its_log(ende
     assert float(detected.group(1)) < 10
 
 
-@pytest.mark.parametrize("scenario", ["ctrl-c", "sigterm"])
+@pytest.mark.parametrize("scenario", SIGNALLED)
 def test_the_signal_came_while_server_worker_and_flow_run_were_running(scenario, ended_sessions):
     alive = " ".join(ended_sessions[scenario].alive_at_signal)
 
