@@ -35,7 +35,7 @@ from fixtures.guide import expectations
 from fixtures.process import janitor
 from fixtures.stack.environment import SessionEnvironment, scrubbed_environ, venv_bin
 from fixtures.stack.models import FlowRun
-from fixtures.stack.running import Stack, running_stack, running_stack_worker
+from fixtures.stack.running import Stack, running_stack, running_stack_workers
 
 
 def percentile(values: list[float], share: float) -> float:
@@ -111,7 +111,7 @@ def main() -> int:
         )
         guide.deploy(stack.cli)
         deployment = stack.api.deployment(expectations.FLOW_NAME, expectations.DEPLOYMENT_NAME)
-        with running_stack_worker(xprocess, stack, expectations.WORK_POOL_NAME, config):
+        with running_stack_workers(xprocess, stack, expectations.WORK_POOL_NAME, config):
             began = time.monotonic()
             ids = trigger_all(stack, deployment.id, args.runs)
             finished = wait_all_terminal(stack, set(ids), args.timeout)

@@ -86,7 +86,7 @@ def test_the_api_refuses_bad_parameters_naming_the_field(
 
 
 def test_an_unknown_parameter_sent_to_the_api_ends_the_run_naming_it(
-    prefect_api, prefect_runs, deployment, prefect_worker
+    prefect_api, prefect_runs, deployment, prefect_workers
 ):
     """The API does not check names (the CLI does): the run itself must say what is wrong."""
     run = prefect_api.create_flow_run(deployment.deployment.id, {"colour": "red"})
@@ -106,7 +106,7 @@ BAD_SOURCE_URLS = {
 
 
 @pytest.fixture(scope="module")
-def bad_source_url_runs(prefect_cli, deployment, prefect_worker):
+def bad_source_url_runs(prefect_cli, deployment, prefect_workers):
     """One run per bad URL, triggered together (each spends 6 s in retries)."""
     results = prefect_cli.concurrently(
         [
@@ -131,7 +131,7 @@ def test_a_bad_source_url_fails_in_extract_after_its_retries(
 
 
 def test_nothing_else_is_harmed_by_bad_input(
-    prefect_api, prefect_cli, prefect_runs, deployment, prefect_worker
+    prefect_api, prefect_cli, prefect_runs, deployment, prefect_workers
 ):
     after = prefect_api.deployment(guide.FLOW_NAME, guide.DEPLOYMENT_NAME)
     run = run_deployment(prefect_cli)

@@ -7,7 +7,8 @@ import pytest
 
 from fixtures.inner_sessions import processes_under, run_inner_session
 from fixtures.process.managed import ProcessDied, StartupTimeout
-from fixtures.stack.environment import SessionEnvironment, occupied_port
+from fixtures.process.ports import occupied_port
+from fixtures.stack.environment import SessionEnvironment
 from fixtures.stack.server import running_server
 
 pytestmark = pytest.mark.bad_input

@@ -13,11 +13,11 @@ from fixtures.stack.states import follows_path
 pytestmark = pytest.mark.phase1
 
 
-def test_prefect_3_is_installed_with_a_sqlite_database(prefect_cli, prefect_api):
+def test_prefect_3_is_installed_with_the_sessions_database(prefect_cli, prefect_api, prefect_stack):
     fields = key_values(prefect_version(prefect_cli).stdout)
 
     assert fields["Version"].split(".")[0] == str(guide.PREFECT_MAJOR_VERSION), fields
-    assert fields["Database"] == guide.DATABASE, fields
+    assert fields["Database"] == prefect_stack.session.backend.database, fields
     assert prefect_api.server_version() == fields["Version"]
 
 
@@ -71,7 +71,7 @@ def test_local_run_task_runs_completed_and_logs_stored(local_run, prefect_runs):
     assert any(map(loaded.search, record.task_log_messages("load"))), record.describe()
 
 
-def test_runs_are_stored_in_the_sessions_sqlite_database(local_run, prefect_stack):
+def test_runs_are_stored_in_the_sessions_own_database(local_run, prefect_stack):
     assert local_run.flow_run_id in prefect_stack.session.database.flow_run_ids()
 
 

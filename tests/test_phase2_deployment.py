@@ -25,12 +25,16 @@ def test_work_pool_is_created_with_type_process(work_pool, prefect_cli):
     assert not work_pool.pool.is_paused
 
 
-def test_worker_is_polling_the_pool(prefect_worker, prefect_api):
-    workers = {worker.name: worker for worker in prefect_api.workers(guide.WORK_POOL_NAME)}
+def test_worker_is_polling_the_pool(prefect_workers, prefect_api):
+    registered = {
+        worker.name: worker.status for worker in prefect_api.workers(guide.WORK_POOL_NAME)
+    }
 
-    assert workers[prefect_worker.name].status == "ONLINE"
+    assert {name: registered.get(name) for name in prefect_workers.names} == dict.fromkeys(
+        prefect_workers.names, "ONLINE"
+    )
     assert prefect_api.work_pool(guide.WORK_POOL_NAME).status == "READY"
-    assert prefect_worker.process.is_running()
+    assert all(worker.process.is_running() for worker in prefect_workers.workers)
 
 
 def test_deployment_is_registered_and_listed(deployment, prefect_cli):

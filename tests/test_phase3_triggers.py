@@ -115,9 +115,9 @@ def test_retries_are_announced_in_the_stored_logs(failed_run):
         assert any(pattern.search(m) for m in failed_run.log_messages), failed_run.describe()
 
 
-def test_worker_log_shows_the_run_submitted_and_its_output(settled, prefect_worker, prefect_stack):
+def test_worker_log_shows_the_run_submitted_and_its_output(settled, prefect_workers, prefect_stack):
     run, record = settled
-    log, timeout = prefect_worker.process.log_path, prefect_stack.runs.timeout
+    log, timeout = prefect_workers.log_paths, prefect_stack.runs.timeout
     final = re.compile(rf"Finished in state {run.trigger.final_state}")
 
     prefect_stack.monitor.wait_for_log_line(
@@ -128,12 +128,12 @@ def test_worker_log_shows_the_run_submitted_and_its_output(settled, prefect_work
     )
 
 
-def test_worker_log_shows_each_retry(failed_run, prefect_worker, prefect_stack):
+def test_worker_log_shows_each_retry(failed_run, prefect_workers, prefect_stack):
     extract = failed_run.task(guide.RETRYING_TASK).task_run
     for attempt in range(1, guide.TASK_RETRIES + 1):
         pattern = guide.task_output_pattern(extract.name, guide.retry_announcement_pattern(attempt))
         prefect_stack.monitor.wait_for_log_line(
-            prefect_worker.process.log_path, pattern, timeout=prefect_stack.runs.timeout
+            prefect_workers.log_paths, pattern, timeout=prefect_stack.runs.timeout
         )
 
 

@@ -13,7 +13,7 @@ from fixtures.factories import session_fixture, stack_fixture
 from fixtures.guide import expectations as guide
 from fixtures.guide.commands import list_work_pools, run_flow_locally
 from fixtures.inner_sessions import run_inner_session, side_by_side
-from fixtures.stack.environment import LOOPBACK
+from fixtures.process.ports import LOOPBACK
 
 pytestmark = pytest.mark.security
 
@@ -40,11 +40,17 @@ def listening_addresses(pid):
 
 
 def test_the_server_listens_on_loopback_only(prefect_stack):
-    assert listening_addresses(prefect_stack.server.process.pid) == {LOOPBACK}
+    server = prefect_stack.server
+
+    assert listening_addresses(server.process.pid) == {LOOPBACK}
+    assert all(listening_addresses(p.pid) <= {LOOPBACK} for p in server.api_processes())
+    if server.services is not None:
+        assert listening_addresses(server.services.pid) == set()
 
 
-def test_the_worker_listens_nowhere(prefect_worker):
-    assert listening_addresses(prefect_worker.process.pid) == set()
+def test_the_workers_listen_nowhere(prefect_workers):
+    for worker in prefect_workers.workers:
+        assert listening_addresses(worker.process.pid) == set()
 
 
 @pytest.fixture(scope="module")

@@ -83,3 +83,10 @@ def test_log_patterns_match_the_lines_they_are_meant_for():
         "Task run failed with exception: X - Retry 2/3 will start 2 second(s) from now"
     )
     assert not guide.retry_announcement_pattern(2).search("Retry 2/4 will start 2 second(s)")
+
+
+def test_the_embedded_default_backend_is_the_guides_sqlite():
+    from fixtures.backends import BACKENDS
+    from fixtures.config import default_config
+
+    assert BACKENDS[default_config().backend].database == guide.DATABASE
