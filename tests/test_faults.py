@@ -1,52 +1,72 @@
-"""Faults survived: a server killed and restarted, a worker or a flow-run process killed."""
+"""Faults survived on every backend: the server killed and restarted mid-run, a worker lost
+with its flow run (detected by heartbeats), a flow-run process killed."""
 
 from __future__ import annotations
 
 import pytest
 
-from fixtures.faults import flow_run_processes, kill, start_long_run, watch_outcome
+from fixtures.faults import (
+    kill,
+    run_processes,
+    start_long_run,
+    wait_crashed,
+    worker_running,
+)
 from fixtures.guide import expectations as guide
 from fixtures.guide.commands import trigger
+from fixtures.stack.executions import execution, once_problems
 from fixtures.stack.states import follows_path
+from fixtures.stack.zombies import MESSAGE as ZOMBIE_MESSAGE
 
 pytestmark = pytest.mark.faults
 
 
 def test_a_run_in_flight_survives_a_server_restart_with_its_history_intact(
-    faults_stack, live_worker
+    faults_stack, live_workers
 ):
     run = start_long_run(faults_stack)
     server = faults_stack.server.process
 
     kill(server)
-    server.start()  # same session: same database file, same port
+    server.start()  # same session: same database, same port
     record = faults_stack.runs.wait_settled(run.flow_run_id, tasks=run.trigger.tasks)
+    problems = once_problems(record, execution(faults_stack.session, run.flow_run_id))
 
     assert record.flow_run.state_name == run.trigger.final_state, record.describe()
     assert follows_path(record.state_names, run.trigger.path), record.describe()
     assert record.task(guide.RETRYING_TASK).state_names == list(guide.retry_path())
+    assert not problems, problems
 
 
-def test_a_killed_worker_is_detected_and_a_new_worker_serves_new_runs(faults_stack, live_worker):
+def test_a_lost_worker_is_detected_by_heartbeats_and_a_live_worker_serves_new_runs(
+    faults_stack, live_workers
+):
     run = start_long_run(faults_stack)
+    lost = worker_running(live_workers, run.flow_run_id)
+    survivors = {w.process.spec.name for w in live_workers.workers if w is not lost}
 
-    kill(live_worker.process)
-    outcome = watch_outcome(faults_stack, run.flow_run_id, stall_after=30)
-
-    assert outcome.stalled or outcome.flow_run.state_type == "CRASHED", str(outcome)
-    live_worker.process.start()
+    kill(lost.process)  # the worker and its flow-run process: nobody left to report
+    crashed = wait_crashed(faults_stack, run.flow_run_id)
+    if not survivors:
+        lost.process.start()
     again = trigger(faults_stack.cli, guide.TRIGGERS_BY_KEY["default"])
-    assert faults_stack.runs.wait_terminal(again.flow_run_id).state_name == "Completed"
+    served = faults_stack.runs.wait_terminal(again.flow_run_id)
+    served_by = {p.worker for p in execution(faults_stack.session, again.flow_run_id).engines}
+
+    assert crashed.state_type == "CRASHED", faults_stack.runs.report(run.flow_run_id)
+    faults_stack.runs.wait_for_message(run.flow_run_id, ZOMBIE_MESSAGE)
+    assert served.state_name == "Completed"
+    assert served_by <= (survivors or {lost.process.spec.name}), served_by
 
 
-def test_a_killed_flow_run_process_ends_the_run_crashed(faults_stack, live_worker):
+def test_a_killed_flow_run_process_ends_the_run_crashed(faults_stack, live_workers):
     run = start_long_run(faults_stack)
-    processes = flow_run_processes(live_worker, run.flow_run_id)
+    processes = run_processes(run.flow_run_id)
 
     for process in processes:
         process.kill()
     final = faults_stack.runs.wait_terminal(run.flow_run_id)
 
-    assert processes, "no process of the worker carried the run's id"
+    assert processes, "no process carried the run's id"
     assert final.state_type == "CRASHED", faults_stack.runs.report(run.flow_run_id)
     faults_stack.runs.wait_for_message(run.flow_run_id, "SIGKILL")

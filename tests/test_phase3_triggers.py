@@ -10,6 +10,7 @@ import pytest
 from fixtures.guide import expectations as guide
 from fixtures.guide.commands import list_flow_runs
 from fixtures.stack.cli_output import table_rows
+from fixtures.stack.executions import execution, once_problems, source_problems
 from fixtures.stack.states import follows_path, retry_delays
 
 pytestmark = pytest.mark.phase3
@@ -113,6 +114,24 @@ def test_retries_are_announced_in_the_stored_logs(failed_run):
     for attempt in range(1, guide.TASK_RETRIES + 1):
         pattern = guide.retry_announcement_pattern(attempt)
         assert any(pattern.search(m) for m in failed_run.log_messages), failed_run.describe()
+
+
+def test_run_executed_the_projects_own_flow_exactly_once(settled, prefect_stack):
+    run, record = settled
+    ran = execution(prefect_stack.session, run.flow_run_id)
+    params = run.trigger.parameters
+    loaded = (
+        guide.records_loaded_pattern(params["batch_size"], params["target_table"])
+        if run.trigger.final_state == "Completed"
+        else None
+    )
+
+    problems = [
+        *source_problems(prefect_stack.session, ran, guide.FLOW_SCRIPT),
+        *once_problems(record, ran, loaded),
+    ]
+
+    assert not problems, "\n".join([*problems, ran.describe()])
 
 
 def test_worker_log_shows_the_run_submitted_and_its_output(settled, prefect_workers, prefect_stack):
