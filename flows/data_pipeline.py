@@ -4,7 +4,9 @@ No machine this runs on reaches the internet, so `extract` simulates the fetch: 
 validates the source URL the way a real HTTP client would (scheme and host), treats
 hosts under the reserved `.invalid` domain as unreachable, and otherwise yields
 `batch_size` deterministic synthetic records. `invalid://url` therefore fails inside
-the task, where the retry policy applies, exactly as a refused fetch would.
+the task, where the retry policy applies, exactly as a refused fetch would. Likewise
+`load` simulates the write, and the warehouse refuses the reserved `invalid` schema
+(`warehouse.invalid.<table>`), so the retry policy of `load` can be seen on a real run.
 
 Run it once locally against the configured server with `python flows/data_pipeline.py`.
 """
@@ -28,12 +30,17 @@ IO_RETRIES = 3
 IO_RETRY_DELAY_SECONDS = 2
 
 TABLE_PATTERN = r"^[A-Za-z_]\w*\.[A-Za-z_]\w*\.[A-Za-z_]\w*$"
+UNAVAILABLE_SCHEMA = "invalid"  # reserved, like the .invalid domain: never reachable
 
 Record = dict[str, Any]
 
 
 class SourceUnavailableError(RuntimeError):
     """The source could not be fetched (bad scheme, no host, refused connection)."""
+
+
+class WarehouseUnavailableError(RuntimeError):
+    """The warehouse refused the write."""
 
 
 @task(retries=IO_RETRIES, retry_delay_seconds=IO_RETRY_DELAY_SECONDS)
@@ -75,6 +82,11 @@ def transform(records: list[Record]) -> list[Record]:
 def load(records: list[Record], target_table: str) -> int:
     """Write the records to `target_table` (simulated) and return how many were written."""
     logger = get_run_logger()
+    schema = target_table.split(".")[1]
+    if schema == UNAVAILABLE_SCHEMA:
+        raise WarehouseUnavailableError(
+            f"Cannot write to target_table={target_table!r}: schema {schema!r} is unavailable"
+        )
     logger.info("Loaded %d records into %s", len(records), target_table)
     return len(records)
 

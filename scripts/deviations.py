@@ -1,125 +1,369 @@
-"""Prove the harness goes red when the blueprint deviates from the guide.
+"""Prove the harness goes red when the blueprint breaks a promise, and only then.
 
-Each deviation copies the blueprint (flows/, prefect.yaml) to a scratch folder, changes
-one thing the guide promises, and runs the phases against the copy with
---prefect-project-dir. The harness must fail; a deviation it passes is a hole.
+Each case copies the blueprint (flows/, prefect.yaml) to a scratch folder, edits the copy,
+and runs the named tests against it with --prefect-project-dir:
 
-    .venv/bin/python scripts/deviations.py            # all of them (~25 min)
-    .venv/bin/python scripts/deviations.py cron tz    # some of them
+- first the control: the unmodified copy, which must pass (a copy that cannot run would
+  make every deviation look caught);
+- then the spellings: every promise kept in another spelling (2.0 for 2, a value from a
+  setting, a list of delays, ge=1 for gt=0, another cron spelling, other log wording, a
+  decorator applied by hand), all at once, which must pass too;
+- then each deviation, which counts as caught only when pytest ran and tests failed (not
+  a usage, collection or set-up error) and the tests named to catch it are among those
+  that failed.
+
+    .venv/bin/python scripts/deviations.py                 # everything (CI runs this)
+    .venv/bin/python scripts/deviations.py cron timezone   # the control and some cases
 """
 
 from __future__ import annotations
 
 import argparse
-import re
 import shutil
 import subprocess
 import sys
 import tempfile
 import time
-from dataclasses import dataclass
+import xml.etree.ElementTree as ElementTree
+from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 FLOW = "flows/data_pipeline.py"
 MANIFEST = "prefect.yaml"
+PHASE1 = "tests/test_phase1_local_setup.py"
+PHASE2 = "tests/test_phase2_deployment.py"
+PHASE3 = "tests/test_phase3_triggers.py"
+BAD_INPUT = "tests/test_bad_input.py"
+UNIT_FLOW = "tests/unit/test_flow_parameters.py"
+# Two cases at a time: each is mostly waiting on its runs, so two share the cores well.
+AT_ONCE = 2
+OTHER_CHECKOUT = "{other checkout}"  # replaced by a pristine copy's path
+
+IO_DECORATOR = "@task(retries=IO_RETRIES, retry_delay_seconds=IO_RETRY_DELAY_SECONDS)"
 
 
 @dataclass(frozen=True)
-class Deviation:
-    name: str
+class Edit:
+    """Replace `old` by `new` (exactly once) in `file` of the copy."""
+
     file: str
     old: str
     new: str
-    markers: str = "phase1 or phase2 or phase3"
 
+
+@dataclass(frozen=True)
+class Case:
+    """A changed blueprint and the tests that must judge it."""
+
+    name: str
+    edits: tuple[Edit, ...]
+    caught_by: tuple[str, ...] = ()  # test ids (a prefix selects the parametrized ones)
+    tests: tuple[str, ...] = ()  # what to run: by default the tests of `caught_by`
+
+    @property
+    def selection(self) -> tuple[str, ...]:
+        chosen = self.tests or self.caught_by
+        return tuple(dict.fromkeys(test.split("[")[0] for test in chosen))
+
+
+def flow(old: str, new: str) -> Edit:
+    return Edit(FLOW, old, new)
+
+
+def manifest(old: str, new: str) -> Edit:
+    return Edit(MANIFEST, old, new)
+
+
+def io_task(name: str, decorator: str) -> Edit:
+    """Give task `name` its own decorator (extract and load share one spelling)."""
+    return flow(f"{IO_DECORATOR}\ndef {name}(", f"{decorator}\ndef {name}(")
+
+
+RETRY_COUNT = f"{PHASE3}::test_a_failing_task_is_retried_three_times_then_fails"
+RETRY_DELAY = f"{PHASE3}::test_retries_are_two_seconds_apart"
+POLICIES = f"{PHASE3}::test_each_task_runs_with_its_retry_policy"
+STATE_PATH = f"{PHASE3}::test_run_follows_the_guides_state_path"
+BEHAVIOUR = f"{PHASE3}::test_run_behaviour_shows_its_parameters"
+SOURCE = f"{PHASE3}::test_run_executed_the_projects_own_flow_exactly_once"
+SCHEDULE = f"{PHASE2}::test_schedule_is_daily_at_9_in_chicago_and_active"
+SCHEDULER = f"{PHASE2}::test_scheduler_creates_upcoming_runs_at_9_chicago_time"
+DEFAULTS = f"{PHASE2}::test_deployment_runs_the_flow_on_the_pool_with_the_default_parameters"
+API_REFUSES = f"{BAD_INPUT}::test_the_api_refuses_bad_parameters_naming_the_field"
+FLOW_REFUSES = f"{UNIT_FLOW}::test_bad_values_are_rejected_naming_the_parameter"
+
+CONTROL = Case(
+    "control (unmodified)",
+    (),
+    tests=(PHASE1, PHASE2, PHASE3, BAD_INPUT, UNIT_FLOW),
+)
+
+SPELLINGS = Case(
+    "spellings (every promise kept, written otherwise)",
+    (
+        flow("IO_RETRIES = 3", 'IO_RETRIES = int(os.environ.get("PIPELINE_IO_RETRIES", "3"))'),
+        flow("from typing import", "import os\nfrom typing import"),
+        flow("IO_RETRY_DELAY_SECONDS = 2", "IO_RETRY_DELAY_SECONDS = [2.0, 2.0, 2.0]"),
+        flow("Field(gt=0)", "Field(ge=1)"),
+        flow('"Loaded %d records into %s"', '"Wrote %s rows to table %s"'),
+        flow('"Extracting batch_size=%d records from %s"', '"Fetching %s rows from %s"'),
+        io_task("extract", ""),
+        flow(
+            "@task\ndef transform(",
+            f"extract = task({IO_DECORATOR.removeprefix('@task(')}(extract)\n\n\n"
+            "@task\ndef transform(",
+        ),
+        manifest('cron: "0 9 * * *"', "cron: 00 09 * * 0-6"),
+        manifest("timezone: America/Chicago", 'timezone: "America/Chicago"'),
+        manifest("active: true", "active: yes"),
+        manifest("batch_size: 500", "batch_size: 500.0"),
+    ),
+    tests=(PHASE1, PHASE2, PHASE3, BAD_INPUT, UNIT_FLOW),
+)
 
 DEVIATIONS = (
-    Deviation("retries", FLOW, "IO_RETRIES = 3", "IO_RETRIES = 2", "phase3"),
-    Deviation(
-        "delay-longer", FLOW, "IO_RETRY_DELAY_SECONDS = 2", "IO_RETRY_DELAY_SECONDS = 3", "phase3"
+    Case("retries", (flow("IO_RETRIES = 3", "IO_RETRIES = 2"),), (RETRY_COUNT, POLICIES)),
+    Case(
+        "delay-longer",
+        (flow("IO_RETRY_DELAY_SECONDS = 2", "IO_RETRY_DELAY_SECONDS = 3"),),
+        (RETRY_DELAY, POLICIES),
     ),
-    Deviation(
-        "delay-shorter", FLOW, "IO_RETRY_DELAY_SECONDS = 2", "IO_RETRY_DELAY_SECONDS = 1", "phase3"
+    Case(
+        "delay-shorter",
+        (flow("IO_RETRY_DELAY_SECONDS = 2", "IO_RETRY_DELAY_SECONDS = 1"),),
+        (RETRY_DELAY, POLICIES),
     ),
-    Deviation("cron", MANIFEST, '"0 9 * * *"', '"0 10 * * *"', "phase2"),
-    Deviation("timezone", MANIFEST, "timezone: America/Chicago", "timezone: UTC", "phase2"),
-    Deviation("schedule-inactive", MANIFEST, "active: true", "active: false", "phase2"),
-    Deviation("flow-name", FLOW, 'name="Enterprise Data Pipeline"', 'name="Enterprise Pipeline"'),
-    Deviation(
-        "deployment-name", MANIFEST, "- name: production-etl", "- name: production-etl-v2", "phase2"
+    Case("no-retry-on-extract", (io_task("extract", "@task"),), (RETRY_COUNT, POLICIES)),
+    Case(
+        "load-fewer-retries",
+        (io_task("load", "@task(retries=1, retry_delay_seconds=IO_RETRY_DELAY_SECONDS)"),),
+        (f"{RETRY_COUNT}[failing-table]", POLICIES),
     ),
-    Deviation("work-pool", MANIFEST, "name: local-process-pool", "name: default-pool", "phase2"),
-    Deviation("flow-default", FLOW, "DEFAULT_BATCH_SIZE = 500", "DEFAULT_BATCH_SIZE = 400"),
-    Deviation(
-        "manifest-default", MANIFEST, "batch_size: 500", "batch_size: 400", "phase2 or phase3"
+    Case("no-retry-on-load", (io_task("load", "@task"),), (RETRY_COUNT, POLICIES)),
+    Case(
+        "load-delay",
+        (io_task("load", "@task(retries=IO_RETRIES, retry_delay_seconds=5)"),),
+        (f"{RETRY_DELAY}[failing-table]", POLICIES),
     ),
-    Deviation(
+    Case(
+        "transform-retries",
+        (flow("@task\ndef transform(", f"{IO_DECORATOR}\ndef transform("),),
+        (POLICIES,),
+    ),
+    Case("cron", (manifest('"0 9 * * *"', '"0 10 * * *"'),), (SCHEDULE, SCHEDULER)),
+    Case(
+        "timezone",
+        (manifest("timezone: America/Chicago", "timezone: UTC"),),
+        (SCHEDULE, SCHEDULER),
+    ),
+    Case("schedule-inactive", (manifest("active: true", "active: false"),), (SCHEDULE,)),
+    Case(
+        "flow-name",
+        (flow('name="Enterprise Data Pipeline"', 'name="Enterprise Pipeline"'),),
+        (
+            f"{PHASE1}::test_local_run_is_completed_in_the_api_under_the_flow_name",
+            f"{PHASE2}::test_deployment_is_registered_and_listed",
+        ),
+    ),
+    Case(
+        "deployment-name",
+        (manifest("- name: production-etl", "- name: production-etl-v2"),),
+        (f"{PHASE2}::test_manifest_declares_the_deployment_the_guide_deploys",),
+    ),
+    Case(
+        "work-pool",
+        (manifest("name: local-process-pool", "name: default-pool"),),
+        (DEFAULTS,),
+    ),
+    Case(
+        "flow-default",
+        (flow("DEFAULT_BATCH_SIZE = 500", "DEFAULT_BATCH_SIZE = 400"),),
+        (DEFAULTS, f"{UNIT_FLOW}::test_no_parameters_means_the_guides_defaults"),
+    ),
+    Case("manifest-default", (manifest("batch_size: 500", "batch_size: 400"),), (DEFAULTS,)),
+    Case(
+        "manifest-table-differs-from-flow",
+        (
+            manifest(
+                "target_table: warehouse.analytics.daily_metrics",
+                "target_table: warehouse.analytics.metrics",
+            ),
+        ),
+        (DEFAULTS,),
+    ),
+    Case(
         "batch-size-ignored",
-        FLOW,
-        "records = extract(source_url, batch_size)",
-        "records = extract(source_url, DEFAULT_BATCH_SIZE)",
-        "phase3",
+        (
+            flow(
+                "records = extract(source_url, batch_size)",
+                "records = extract(source_url, DEFAULT_BATCH_SIZE)",
+            ),
+        ),
+        (BEHAVIOUR,),
     ),
-    Deviation(
+    Case(
         "table-ignored",
-        FLOW,
-        "loaded = load(transform(records), target_table)",
-        "loaded = load(transform(records), DEFAULT_TARGET_TABLE)",
-        "phase3",
+        (
+            flow(
+                "loaded = load(transform(records), target_table)",
+                "loaded = load(transform(records), DEFAULT_TARGET_TABLE)",
+            ),
+        ),
+        (BEHAVIOUR,),
     ),
-    Deviation(
+    Case(
         "failure-swallowed",
-        FLOW,
-        'if parsed.scheme not in ("http", "https") or not parsed.hostname:',
-        'if parsed.scheme not in ("http", "https", "invalid") or not parsed.hostname:',
-        "phase3",
+        (
+            flow(
+                'if parsed.scheme not in ("http", "https") or not parsed.hostname:',
+                'if parsed.scheme not in ("http", "https", "invalid") or not parsed.hostname:',
+            ),
+        ),
+        (f"{STATE_PATH}[failing-url]",),
     ),
-    Deviation(
-        "no-retry-on-extract",
-        FLOW,
-        "@task(retries=IO_RETRIES, retry_delay_seconds=IO_RETRY_DELAY_SECONDS)\ndef extract",
-        "@task\ndef extract",
-        "phase3",
+    Case(
+        "load-failure-swallowed",
+        (flow("if schema == UNAVAILABLE_SCHEMA:", "if schema == 'never':"),),
+        (f"{STATE_PATH}[failing-table]",),
+    ),
+    Case(
+        "unreachable-host-fetched",
+        (flow('if parsed.hostname.endswith(".invalid"):', "if False:"),),
+        (f"{BAD_INPUT}::test_an_unfetchable_source_url_fails_in_extract_after_its_retries",),
+    ),
+    Case(
+        "batch-size-not-validated",
+        (flow("Annotated[int, Field(gt=0)]", "int"),),
+        (f"{API_REFUSES}[zero]", f"{FLOW_REFUSES}[zero]"),
+    ),
+    Case(
+        "table-not-validated",
+        (flow("Annotated[str, Field(pattern=TABLE_PATTERN)]", "str"),),
+        (f"{API_REFUSES}[table-not-qualified]", f"{FLOW_REFUSES}[table-not-qualified]"),
+    ),
+    Case(
+        "pull-step-elsewhere",
+        (
+            flow("IO_RETRIES = 3", "IO_RETRIES = 2"),
+            manifest('directory: "{{ project-root.stdout }}"', f'directory: "{OTHER_CHECKOUT}"'),
+        ),
+        (SOURCE,),
+    ),
+    Case(
+        "no-local-run",
+        (flow('if __name__ == "__main__":\n    enterprise_data_pipeline()', ""),),
+        (f"{PHASE1}::test_local_run_exits_zero_and_prints_its_logs",),
     ),
 )
 
 
-def run(deviation: Deviation, python: Path) -> tuple[bool, float, str]:
-    """Run the phases against a deviating copy; (went red, seconds, failed tests)."""
-    with tempfile.TemporaryDirectory(prefix=f"deviation-{deviation.name}-") as scratch:
-        project = Path(scratch)
-        shutil.copytree(
-            ROOT / "flows", project / "flows", ignore=shutil.ignore_patterns("__pycache__")
+@dataclass
+class Verdict:
+    case: Case
+    returncode: int
+    seconds: float
+    failed: set[str] = field(default_factory=set)
+    errors: set[str] = field(default_factory=set)
+    passed: int = 0
+    output: str = ""
+
+    @property
+    def missing(self) -> list[str]:
+        """Named tests that did not fail."""
+        return [t for t in self.case.caught_by if not any(f.startswith(t) for f in self.failed)]
+
+    @property
+    def green(self) -> bool:
+        return self.returncode == 0 and not self.failed and not self.errors and self.passed > 0
+
+    @property
+    def caught(self) -> bool:
+        return self.returncode == 1 and bool(self.failed) and not self.errors and not self.missing
+
+    def line(self, want_green: bool) -> str:
+        ok = self.green if want_green else self.caught
+        if want_green:
+            verdict = "GREEN" if ok else "RED (the harness fails a blueprint that keeps its word)"
+        elif ok:
+            verdict = "CAUGHT"
+        elif self.returncode == 0:
+            verdict = "MISSED: the suite passed a broken blueprint"
+        elif self.errors or self.returncode not in (0, 1):
+            verdict = f"NOT A CATCH: pytest exited {self.returncode} with errors, not failures"
+        else:
+            verdict = f"MISSED: these did not fail: {', '.join(self.missing)}"
+        failed = f"  failed: {', '.join(sorted(self.failed))}" if self.failed else ""
+        errors = f"  errors: {', '.join(sorted(self.errors))}" if self.errors else ""
+        timing = f"({self.seconds:.0f}s, {self.passed} passed)"
+        return f"{self.case.name:34} {verdict} {timing}{failed}{errors}"
+
+
+def copy_blueprint(target: Path) -> Path:
+    target.mkdir(parents=True)
+    shutil.copytree(ROOT / "flows", target / "flows", ignore=shutil.ignore_patterns("__pycache__"))
+    shutil.copy(ROOT / MANIFEST, target / MANIFEST)
+    return target
+
+
+def apply(project: Path, edits: Sequence[Edit], other_checkout: Path) -> None:
+    for edit in edits:
+        path = project / edit.file
+        text = path.read_text()
+        if text.count(edit.old) != 1:
+            raise SystemExit(f"{edit.old!r} is not in {edit.file} exactly once: update this case")
+        path.write_text(
+            text.replace(edit.old, edit.new.replace(OTHER_CHECKOUT, str(other_checkout)))
         )
-        shutil.copy(ROOT / MANIFEST, project / MANIFEST)
-        target = project / deviation.file
-        text = target.read_text()
-        if deviation.old not in text:
-            raise SystemExit(f"{deviation.name}: {deviation.old!r} not found in {deviation.file}")
-        target.write_text(text.replace(deviation.old, deviation.new, 1))
-        started = time.monotonic()
-        result = subprocess.run(
-            [
-                str(python),
-                "-m",
-                "pytest",
-                "-m",
-                deviation.markers,
-                "-q",
-                "-x",
-                "--no-header",
-                "-p",
-                "no:randomly",
-                f"--prefect-project-dir={project}",
-            ],
-            cwd=ROOT,
-            capture_output=True,
-            text=True,
-            check=False,
-        )
-        failed = re.findall(r"^(?:FAILED|ERROR) (\S+)", result.stdout, re.MULTILINE)
-        return result.returncode != 0, time.monotonic() - started, ", ".join(failed)
+
+
+def results(junit: Path) -> tuple[set[str], set[str], int]:
+    """(failed test ids, errored test ids, passed count) from pytest's JUnit XML."""
+    failed, errors, passed = set(), set(), 0
+    if not junit.exists():
+        return failed, errors, passed
+    for case in ElementTree.parse(junit).iter("testcase"):
+        path = case.get("classname", "").replace(".", "/") + ".py"
+        test_id = f"{path}::{case.get('name')}"
+        if case.find("failure") is not None:
+            failed.add(test_id)
+        elif case.find("error") is not None:
+            errors.add(test_id)
+        elif case.find("skipped") is None:
+            passed += 1
+    return failed, errors, passed
+
+
+def run(case: Case, python: Path, scratch: Path, other_checkout: Path) -> Verdict:
+    folder = scratch / case.name.split(" ")[0]
+    project = copy_blueprint(folder / "project")
+    apply(project, case.edits, other_checkout)
+    junit = folder / "junit.xml"
+    started = time.monotonic()
+    result = subprocess.run(
+        [
+            str(python),
+            "-m",
+            "pytest",
+            *case.selection,
+            "-q",
+            "--no-header",
+            "-p",
+            "no:randomly",
+            f"--junitxml={junit}",
+            f"--prefect-project-dir={project}",
+            f"--prefect-log-dir={folder / 'logs'}",
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    failed, errors, passed = results(junit)
+    return Verdict(
+        case, result.returncode, time.monotonic() - started, failed, errors, passed, result.stdout
+    )
 
 
 def main() -> int:
@@ -127,17 +371,47 @@ def main() -> int:
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("names", nargs="*", help="deviations to try (default: all)")
+    parser.add_argument("--keep", action="store_true", help="keep the scratch folder")
     args = parser.parse_args()
-    chosen = [d for d in DEVIATIONS if not args.names or d.name in args.names]
+    unknown = set(args.names) - {case.name for case in DEVIATIONS}
+    if unknown:
+        parser.error(f"no such deviation: {', '.join(sorted(unknown))}")
+    chosen = [case for case in DEVIATIONS if not args.names or case.name in args.names]
     python = ROOT / ".venv" / "bin" / "python"
-    holes = 0
-    for deviation in chosen:
-        red, seconds, failed = run(deviation, python)
-        holes += not red
-        verdict = "RED (caught)" if red else "GREEN (HOLE: the harness passed a broken blueprint)"
-        print(f"{deviation.name:22} {verdict:10} {seconds:5.0f}s  {failed}", flush=True)
-    print(f"{len(chosen) - holes}/{len(chosen)} deviations caught")
-    return 1 if holes else 0
+    scratch = Path(tempfile.mkdtemp(prefix="deviations-"))
+    try:
+        other_checkout = copy_blueprint(scratch / "other-checkout")
+        began = time.monotonic()
+        with ThreadPoolExecutor(AT_ONCE) as pool:
+            green = list(
+                pool.map(
+                    lambda case: run(case, python, scratch, other_checkout), [CONTROL, SPELLINGS]
+                )
+            )
+            for verdict in green:
+                print(verdict.line(want_green=True), flush=True)
+            if not green[0].green:
+                print("The control run failed: no deviation can be judged.")
+                print(green[0].output[-4000:])
+                return 2
+            verdicts = []
+            for verdict in pool.map(
+                lambda case: run(case, python, scratch, other_checkout), chosen
+            ):
+                verdicts.append(verdict)
+                print(verdict.line(want_green=False), flush=True)
+        caught = sum(verdict.caught for verdict in verdicts)
+        print(
+            f"{caught}/{len(verdicts)} deviations caught; control "
+            f"{'green' if green[0].green else 'RED'}; spellings "
+            f"{'green' if green[1].green else 'RED'}; {time.monotonic() - began:.0f}s"
+        )
+        return 0 if caught == len(verdicts) and all(v.green for v in green) else 1
+    finally:
+        if args.keep:
+            print(f"scratch kept: {scratch}")
+        else:
+            shutil.rmtree(scratch, ignore_errors=True)
 
 
 if __name__ == "__main__":

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from functools import partial
 
 import pytest
@@ -19,47 +20,32 @@ def manual_run_ids(api, deployment):
     return {run.id for run in runs if not run.auto_scheduled}
 
 
-@pytest.mark.parametrize(
-    ("args", "message"),
-    [
-        pytest.param(
-            ("--param", "batch_size=abc"),
-            "Validation failed for field 'batch_size'. Failure reason: 'abc' is not of type "
-            "'integer'",
-            id="non-integer",
-        ),
-        pytest.param(
-            ("--param", "batch_size=0"),
-            "Validation failed for field 'batch_size'. Failure reason: 0 is less than or "
-            "equal to the minimum of 0",
-            id="zero",
-        ),
-        pytest.param(
-            ("--param", "batch_size=-5"),
-            "Validation failed for field 'batch_size'. Failure reason: -5 is less than or "
-            "equal to the minimum of 0",
-            id="negative",
-        ),
-        pytest.param(
-            ("--param", "target_table=metrics"),
-            "Validation failed for field 'target_table'",
-            id="table-not-qualified",
-        ),
-        pytest.param(
-            ("--params", '{"batch_size": 200, "target_table": "warehouse.test.metrics"'),
-            "Failed to parse JSON",
-            id="malformed-json",
-        ),
-        pytest.param(
-            ("--param", "colour=red"),
-            "The following parameters were specified but not found on the deployment: 'colour'",
-            id="unknown-name",
-        ),
-    ],
-)
+def param_args(parameters):
+    """`--param name=value` as a person types it (numbers bare, strings unquoted)."""
+    args = []
+    for name, value in parameters.items():
+        args += ["--param", f"{name}={value if isinstance(value, str) else json.dumps(value)}"]
+    return tuple(args)
+
+
+CLI_REFUSALS = {
+    **{
+        case: (param_args(parameters), guide.validation_failed(next(iter(parameters))))
+        for case, parameters in guide.INVALID_PARAMETERS.items()
+    },
+    "malformed-json": (
+        ("--params", '{"batch_size": 200, "target_table": "warehouse.test.metrics"'),
+        guide.MALFORMED_JSON_ERROR,
+    ),
+    "unknown-name": (("--param", "colour=red"), guide.unknown_parameter_error("colour")),
+}
+
+
+@pytest.mark.parametrize("case", CLI_REFUSALS)
 def test_the_cli_refuses_bad_parameters_and_creates_no_run(
-    args, message, prefect_cli, prefect_api, deployment
+    case, prefect_cli, prefect_api, deployment
 ):
+    args, message = CLI_REFUSALS[case]
     before = manual_run_ids(prefect_api, deployment)
 
     result = run_deployment(prefect_cli, *args, expect=None)
@@ -70,19 +56,25 @@ def test_the_cli_refuses_bad_parameters_and_creates_no_run(
     assert manual_run_ids(prefect_api, deployment) == before
 
 
-@pytest.mark.parametrize(
-    ("parameters", "field"),
-    [({"batch_size": "abc"}, "batch_size"), ({"batch_size": 0}, "batch_size")],
-    ids=["non-integer", "zero"],
-)
-def test_the_api_refuses_bad_parameters_naming_the_field(
-    parameters, field, prefect_api, deployment
-):
+@pytest.mark.parametrize("case", guide.INVALID_PARAMETERS)
+def test_the_api_refuses_bad_parameters_naming_the_field(case, prefect_api, deployment):
+    parameters = guide.INVALID_PARAMETERS[case]
+
     with pytest.raises(ApiError) as refused:
-        prefect_api.create_flow_run(deployment.deployment.id, parameters)
+        prefect_api.create_flow_run(deployment.deployment.id, dict(parameters))
 
     assert refused.value.status_code == 409
-    assert f"Validation failed for field '{field}'" in str(refused.value.detail)
+    assert guide.validation_failed(next(iter(parameters))) in str(refused.value.detail)
+
+
+@pytest.mark.parametrize("case", guide.VALID_EDGE_PARAMETERS)
+def test_the_edges_of_what_is_allowed_are_accepted_and_run(
+    case, prefect_api, prefect_runs, deployment, prefect_workers
+):
+    parameters = guide.VALID_EDGE_PARAMETERS[case]
+    run = prefect_api.create_flow_run(deployment.deployment.id, dict(parameters))
+
+    assert prefect_runs.wait_terminal(run.id).state_name == "Completed"
 
 
 def test_an_unknown_parameter_sent_to_the_api_ends_the_run_naming_it(
@@ -95,39 +87,29 @@ def test_an_unknown_parameter_sent_to_the_api_ends_the_run_naming_it(
     prefect_runs.wait_for_message(run.id, "'colour'")
 
 
-BAD_SOURCE_URLS = {
-    "malformed": ("not a url", "it must be an http(s) URL with a host"),
-    "wrong-scheme": ("ftp://files.example.com/metrics", "it must be an http(s) URL with a host"),
-    "unreachable": (
-        "https://api.unreachable.invalid/v2",
-        "'api.unreachable.invalid' does not resolve",
-    ),
-}
-
-
 @pytest.fixture(scope="module")
-def bad_source_url_runs(prefect_cli, deployment, prefect_workers):
-    """One run per bad URL, triggered together (each spends 6 s in retries)."""
+def unfetchable_source_runs(prefect_cli, deployment, prefect_workers):
+    """One run per unfetchable URL, triggered together (each spends 6 s in retries)."""
     results = prefect_cli.concurrently(
         [
             partial(run_deployment, prefect_cli, "--param", f"source_url={url}")
-            for url, _ in BAD_SOURCE_URLS.values()
+            for url in guide.UNFETCHABLE_SOURCE_URLS.values()
         ]
     )
-    return dict(zip(BAD_SOURCE_URLS, map(created_run_id, results), strict=True))
+    return dict(zip(guide.UNFETCHABLE_SOURCE_URLS, map(created_run_id, results), strict=True))
 
 
-@pytest.mark.parametrize("case", BAD_SOURCE_URLS)
-def test_a_bad_source_url_fails_in_extract_after_its_retries(
-    case, bad_source_url_runs, prefect_runs
+@pytest.mark.parametrize("case", guide.UNFETCHABLE_SOURCE_URLS)
+def test_an_unfetchable_source_url_fails_in_extract_after_its_retries_naming_it(
+    case, unfetchable_source_runs, prefect_runs
 ):
-    _, message = BAD_SOURCE_URLS[case]
-    record = prefect_runs.wait_settled(bad_source_url_runs[case], tasks=(guide.RETRYING_TASK,))
-    extract = record.task(guide.RETRYING_TASK)
+    url = guide.UNFETCHABLE_SOURCE_URLS[case]
+    record = prefect_runs.wait_settled(unfetchable_source_runs[case], tasks=(guide.SOURCE_TASK,))
+    extract = record.task(guide.SOURCE_TASK)
 
     assert record.flow_run.state_name == "Failed", record.describe()
     assert extract.task_run.run_count == guide.TASK_RETRIES + 1
-    assert message in (record.states[-1].message or ""), record.describe()
+    assert url in (record.states[-1].message or ""), record.describe()
 
 
 def test_nothing_else_is_harmed_by_bad_input(

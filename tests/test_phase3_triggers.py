@@ -15,8 +15,7 @@ from fixtures.stack.states import follows_path, retry_delays
 
 pytestmark = pytest.mark.phase3
 
-FAILING = guide.TRIGGERS_BY_KEY["failing-url"]
-COMPLETING = [t for t in guide.TRIGGERS if t.final_state == "Completed"]
+COMPLETING = [t for t in guide.ALL_TRIGGERS if t.final_state == "Completed"]
 
 
 def typed(parameters):
@@ -24,7 +23,7 @@ def typed(parameters):
     return {name: (type(value).__name__, value) for name, value in parameters.items()}
 
 
-@pytest.fixture(params=[t.key for t in guide.TRIGGERS])
+@pytest.fixture(params=[t.key for t in guide.ALL_TRIGGERS])
 def trigger_key(request):
     return request.param
 
@@ -36,10 +35,11 @@ def settled(trigger_key, triggered_runs, prefect_runs):
     return run, prefect_runs.wait_settled(run.flow_run_id, tasks=run.trigger.tasks)
 
 
-@pytest.fixture
-def failed_run(triggered_runs, prefect_runs):
-    run = triggered_runs[FAILING.key]
-    return prefect_runs.wait_settled(run.flow_run_id, tasks=FAILING.tasks)
+@pytest.fixture(params=[t.key for t in guide.FAILING_TRIGGERS])
+def failed(request, triggered_runs, prefect_runs):
+    """(trigger, the API's full record of its run) for each run that must fail."""
+    run = triggered_runs[request.param]
+    return run.trigger, prefect_runs.wait_settled(run.flow_run_id, tasks=run.trigger.tasks)
 
 
 def test_trigger_creates_a_run_of_the_deployment(settled, deployment):
@@ -76,29 +76,42 @@ def test_run_behaviour_shows_its_parameters(trigger, triggered_runs, prefect_run
     assert any(map(loaded.search, record.task_log_messages("load"))), record.describe()
 
 
-def test_failing_url_fails_the_flow_and_later_tasks_never_run(failed_run):
-    assert failed_run.flow_run.state_name == "Failed", failed_run.describe()
-    task_ids = {t.task_run.id for t in failed_run.task_runs}
-    logging_tasks = {entry.task_run_id for entry in failed_run.logs if entry.task_run_id}
+@pytest.mark.parametrize("trigger", COMPLETING, ids=lambda t: t.key)
+def test_each_task_runs_with_its_retry_policy(trigger, triggered_runs, prefect_runs):
+    run = triggered_runs[trigger.key]
+    record = prefect_runs.wait_settled(run.flow_run_id, tasks=trigger.tasks)
 
-    assert [t.task_run.task_name for t in failed_run.task_runs] == [guide.RETRYING_TASK]
+    for task, policy in guide.TASK_POLICIES.items():
+        observed = record.task(task).task_run.retry_policy
+        assert observed == (policy.retries, (policy.delay_seconds,) * policy.retries), task
+
+
+def test_a_failing_task_fails_the_flow_and_later_tasks_never_run(failed):
+    trigger, record = failed
+    task_ids = {t.task_run.id for t in record.task_runs}
+    logging_tasks = {entry.task_run_id for entry in record.logs if entry.task_run_id}
+
+    assert record.flow_run.state_name == "Failed", record.describe()
+    assert sorted(t.task_run.task_name for t in record.task_runs) == sorted(trigger.tasks)
+    assert record.task(trigger.failing_task).task_run.state_name == "Failed"
     assert logging_tasks <= task_ids, "a task after the failing one wrote logs"
 
 
-def test_failing_task_is_retried_three_times_then_fails(failed_run):
-    extract = failed_run.task(guide.RETRYING_TASK)
+def test_a_failing_task_is_retried_three_times_then_fails(failed):
+    trigger, record = failed
+    failing = record.task(trigger.failing_task)
+    policy = guide.TASK_POLICIES[trigger.failing_task]
 
-    assert extract.task_run.run_count == guide.TASK_RETRIES + 1, failed_run.describe()
-    assert extract.state_names == list(guide.retry_path()), failed_run.describe()
-    assert extract.task_run.retries == guide.TASK_RETRIES
-    assert extract.task_run.retry_delay == guide.TASK_RETRY_DELAY_SECONDS
+    assert failing.task_run.run_count == policy.retries + 1, record.describe()
+    assert failing.state_names == list(guide.retry_path(policy.retries)), record.describe()
 
 
-def test_retries_are_two_seconds_apart(failed_run):
-    delays = retry_delays(failed_run.task(guide.RETRYING_TASK).states)
-    expected = guide.TASK_RETRY_DELAY_SECONDS
+def test_retries_are_two_seconds_apart(failed):
+    trigger, record = failed
+    delays = retry_delays(record.task(trigger.failing_task).states)
+    expected = guide.TASK_POLICIES[trigger.failing_task].delay_seconds
 
-    assert len(delays) == guide.TASK_RETRIES, failed_run.describe()
+    assert len(delays) == guide.TASK_RETRIES, record.describe()
     for delay in delays:
         assert delay.scheduled_seconds == pytest.approx(
             expected, abs=guide.DELAY_SCHEDULED_TOLERANCE_SECONDS
@@ -110,10 +123,13 @@ def test_retries_are_two_seconds_apart(failed_run):
         ), delay
 
 
-def test_retries_are_announced_in_the_stored_logs(failed_run):
+def test_retries_are_announced_in_the_stored_logs(failed):
+    _, record = failed
+
     for attempt in range(1, guide.TASK_RETRIES + 1):
-        pattern = guide.retry_announcement_pattern(attempt)
-        assert any(pattern.search(m) for m in failed_run.log_messages), failed_run.describe()
+        assert any(guide.announces_retry(m, attempt) for m in record.log_messages), (
+            record.describe()
+        )
 
 
 def test_run_executed_the_projects_own_flow_exactly_once(settled, prefect_stack):
@@ -147,13 +163,17 @@ def test_worker_log_shows_the_run_submitted_and_its_output(settled, prefect_work
     )
 
 
-def test_worker_log_shows_each_retry(failed_run, prefect_workers, prefect_stack):
-    extract = failed_run.task(guide.RETRYING_TASK).task_run
+def test_worker_log_shows_each_retry(failed, prefect_workers, prefect_stack):
+    trigger, record = failed
+    failing = record.task(trigger.failing_task).task_run
     for attempt in range(1, guide.TASK_RETRIES + 1):
-        pattern = guide.task_output_pattern(extract.name, guide.retry_announcement_pattern(attempt))
-        prefect_stack.monitor.wait_for_log_line(
-            prefect_workers.log_paths, pattern, timeout=prefect_stack.runs.timeout
+        announcement = guide.retry_announcement_pattern(attempt)
+        lines = prefect_stack.monitor.wait_for_log_line(
+            prefect_workers.log_paths,
+            guide.task_output_pattern(failing.name, announcement),
+            timeout=prefect_stack.runs.timeout,
         )
+        assert any(guide.announces_retry(line, attempt) for line in lines), lines
 
 
 def test_server_log_shows_its_activity_for_the_run(settled, prefect_stack):

@@ -32,7 +32,7 @@ def settled_whole(stack, run):
 
     assert record.flow_run.state_name == run.trigger.final_state, record.describe()
     assert follows_path(record.state_names, run.trigger.path), record.describe()
-    assert record.task(guide.RETRYING_TASK).state_names == list(guide.retry_path())
+    assert record.task(run.trigger.failing_task).state_names == list(guide.retry_path())
     assert not problems, problems
     return record
 

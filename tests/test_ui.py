@@ -10,17 +10,13 @@ from fixtures.guide.schedules import local_times
 
 pytestmark = pytest.mark.ui
 
-# How the v2 UI words a daily 09:00 cron, and how it prints a run's start time.
-SCHEDULE_WORDING = "At 09:00 AM"
-UI_DATE_FORMAT = "%Y/%m/%d %I:%M:%S %p"
-
 
 @pytest.mark.phase1
 def test_the_local_run_is_completed_under_flow_runs(ui, local_run, prefect_api, prefect_runs):
     run = prefect_runs.wait_terminal(local_run.flow_run_id)
 
     ui.open("/v2/runs", "flow-runs")
-    ui.check(ui.run_card(run.name), f"run {run.name!r} as Completed", text="Completed")
+    ui.check(ui.run_card(run.name), f"run {run.name!r} as Completed", text=guide.UI_COMPLETED)
 
 
 @pytest.mark.phase2
@@ -32,14 +28,17 @@ def test_the_deployment_page_shows_its_schedule_and_next_run_at_9_chicago(
 
     ui.open(f"/v2/deployments/deployment/{deployment.deployment.id}", "deployment")
     ui.check(ui.page.get_by_text(guide.DEPLOYMENT_NAME), "the deployment's name")
-    ui.check(ui.page.get_by_text(SCHEDULE_WORDING), f"the schedule {SCHEDULE_WORDING!r}")
-    ui.check(ui.page.get_by_text("Next Run"), "the 'Next Run' heading")
+    ui.check(
+        ui.page.get_by_text(guide.UI_SCHEDULE_WORDING),
+        f"the schedule {guide.UI_SCHEDULE_WORDING!r}",
+    )
+    ui.check(ui.page.get_by_text(guide.UI_NEXT_RUN), f"the {guide.UI_NEXT_RUN!r} heading")
     ui.check(
         ui.run_card(upcoming.name),
         f"the next run at {next_run:%H:%M} Chicago time",
-        text=next_run.strftime(UI_DATE_FORMAT),
+        text=next_run.strftime(guide.UI_DATE_FORMAT),
     )
-    assert (next_run.hour, next_run.minute) == (9, 0)
+    assert next_run.time() == guide.SCHEDULE_LOCAL_TIME
 
 
 @pytest.mark.phase3
@@ -48,7 +47,7 @@ def test_the_failing_run_page_shows_failed_and_each_retry(ui, triggered_runs, pr
     record = prefect_runs.wait_settled(failing.flow_run_id, tasks=failing.trigger.tasks)
 
     ui.open(f"/v2/runs/flow-run/{failing.flow_run_id}", "failing-run")
-    ui.check(ui.page.get_by_text("Failed", exact=True), "the run as Failed")
+    ui.check(ui.page.get_by_text(guide.UI_FAILED, exact=True), "the run as Failed")
     for attempt in range(1, guide.TASK_RETRIES + 1):
         announcement = guide.retry_announcement_pattern(attempt)
         ui.check(ui.page.get_by_text(announcement), f"the log line of retry {attempt}/3")

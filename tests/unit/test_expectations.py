@@ -45,12 +45,26 @@ def test_triggers_are_the_guides_four_steps():
     }
 
 
-def test_only_the_failing_url_fails_and_it_stops_at_the_retrying_task():
+def test_of_the_guides_triggers_only_the_failing_url_fails_and_it_stops_at_extract():
     failing = guide.TRIGGERS_BY_KEY["failing-url"]
 
     assert [t.key for t in guide.TRIGGERS if t.final_state == "Failed"] == ["failing-url"]
     assert failing.path == guide.FAILED_PATH
-    assert failing.tasks == (guide.RETRYING_TASK,)
+    assert failing.tasks == ("extract",)
+
+
+def test_the_failing_table_runs_extract_and_transform_then_fails_in_load():
+    failing = guide.TRIGGERS_BY_KEY["failing-table"]
+
+    assert failing.final_state == "Failed"
+    assert failing.tasks == ("extract", "transform", "load")
+
+
+def test_only_the_io_tasks_retry_and_both_the_same_way():
+    policies = guide.TASK_POLICIES
+
+    assert policies["extract"] == policies["load"] == guide.RetryPolicy(3, 2.0)
+    assert policies["transform"].retries == 0
 
 
 def test_retry_path_has_an_await_and_a_restart_per_retry():
@@ -72,17 +86,23 @@ def test_defaults_cannot_be_changed_at_run_time():
         guide.DEFAULT_PARAMETERS["batch_size"] = 1  # type: ignore[index]
 
 
-def test_log_patterns_match_the_lines_they_are_meant_for():
-    assert guide.records_loaded_pattern(50, "warehouse.test.metrics").search(
-        "Pipeline finished: loaded 50 records into warehouse.test.metrics"
-    )
-    assert not guide.records_loaded_pattern(50, "warehouse.test.metrics").search(
-        "loaded 500 records into warehouse.test.metrics"
-    )
-    assert guide.retry_announcement_pattern(2).search(
-        "Task run failed with exception: X - Retry 2/3 will start 2 second(s) from now"
-    )
-    assert not guide.retry_announcement_pattern(2).search("Retry 2/4 will start 2 second(s)")
+def test_log_patterns_match_the_lines_they_are_meant_for_in_any_wording():
+    loaded = guide.records_loaded_pattern(50, "warehouse.test.metrics")
+
+    assert loaded.search("Pipeline finished: loaded 50 records into warehouse.test.metrics")
+    assert loaded.search("Wrote warehouse.test.metrics: 50 rows")
+    assert not loaded.search("loaded 500 records into warehouse.test.metrics")
+    assert not loaded.search("loaded 50 records into warehouse.test.metrics_old")
+
+
+@pytest.mark.parametrize("delay", ["2", "2.0", "2.00"])
+def test_a_retry_announcement_is_read_by_its_delays_value(delay):
+    line = f"Task run failed with exception: X - Retry 2/3 will start {delay} second(s) from now"
+
+    assert guide.announces_retry(line, 2)
+    assert not guide.announces_retry(line, 1)
+    assert not guide.announces_retry(line.replace("2/3", "2/4"), 2)
+    assert not guide.announces_retry(line.replace(f"{delay} second", "3 second"), 2)
 
 
 def test_the_embedded_default_backend_is_the_guides_sqlite():

@@ -5,7 +5,7 @@ from itertools import pairwise
 
 import pytest
 
-from fixtures.guide.schedules import daily_occurrences, local_times
+from fixtures.guide.schedules import daily_occurrences, local_times, same_cron
 
 pytestmark = pytest.mark.unit
 
@@ -30,3 +30,13 @@ def test_occurrences_keep_the_wall_clock_time_across_the_spring_change():
 
 def test_a_run_at_9_utc_is_not_9_in_chicago():
     assert local_times([datetime(2026, 1, 15, 9, tzinfo=UTC)], CHICAGO)[0].hour == 3
+
+
+@pytest.mark.parametrize("spelling", ["0 9 * * *", "00 09 * * *", "0 9 * * 0-6", "0 9 */1 * *"])
+def test_the_same_cron_in_other_spellings_is_the_same_schedule(spelling):
+    assert same_cron(spelling, "0 9 * * *")
+
+
+@pytest.mark.parametrize("other", ["0 10 * * *", "5 9 * * *", "0 9 * * 1-5", "0 9 1 * *", "x"])
+def test_a_different_cron_is_not(other):
+    assert not same_cron(other, "0 9 * * *")
