@@ -231,7 +231,9 @@ DEVIATIONS = (
     Case(
         "unreachable-host-fetched",
         (flow('if parsed.hostname.endswith(".invalid"):', "if False:"),),
-        (f"{BAD_INPUT}::test_an_unfetchable_source_url_fails_in_extract_after_its_retries",),
+        (
+            f"{BAD_INPUT}::test_an_unfetchable_source_url_fails_in_extract_after_its_retries_naming_it",
+        ),
     ),
     Case(
         "batch-size-not-validated",
