@@ -39,7 +39,7 @@ MODE = os.environ["INNER_MODE"]
 
 
 @pytest.fixture
-def run_in_flight(prefect_stack, prefect_worker, deployment):
+def run_in_flight(prefect_stack, prefect_workers, deployment):
     return start_long_run(prefect_stack)
 
 
