@@ -5,4 +5,5 @@ pytest_plugins = [
     "fixtures.troubleshooting",
     "fixtures.faults",
     "fixtures.ui",
+    "fixtures.external_server",
 ]

@@ -43,12 +43,12 @@ CLI_REFUSALS = {
 
 @pytest.mark.parametrize("case", CLI_REFUSALS)
 def test_the_cli_refuses_bad_parameters_and_creates_no_run(
-    case, prefect_cli, prefect_api, deployment
+    case, prefect_cli, prefect_api, deployment, guide_names
 ):
     args, message = CLI_REFUSALS[case]
     before = manual_run_ids(prefect_api, deployment)
 
-    result = run_deployment(prefect_cli, *args, expect=None)
+    result = run_deployment(prefect_cli, *args, names=guide_names, expect=None)
 
     assert result.returncode == 1
     assert message in result.output
@@ -88,11 +88,11 @@ def test_an_unknown_parameter_sent_to_the_api_ends_the_run_naming_it(
 
 
 @pytest.fixture(scope="module")
-def unfetchable_source_runs(prefect_cli, deployment, prefect_workers):
+def unfetchable_source_runs(prefect_cli, deployment, prefect_workers, guide_names):
     """One run per unfetchable URL, triggered together (each spends 6 s in retries)."""
     results = prefect_cli.concurrently(
         [
-            partial(run_deployment, prefect_cli, "--param", f"source_url={url}")
+            partial(run_deployment, prefect_cli, "--param", f"source_url={url}", names=guide_names)
             for url in guide.UNFETCHABLE_SOURCE_URLS.values()
         ]
     )
@@ -113,10 +113,10 @@ def test_an_unfetchable_source_url_fails_in_extract_after_its_retries_naming_it(
 
 
 def test_nothing_else_is_harmed_by_bad_input(
-    prefect_api, prefect_cli, prefect_runs, deployment, prefect_workers
+    prefect_api, prefect_cli, prefect_runs, deployment, prefect_workers, guide_names
 ):
-    after = prefect_api.deployment(guide.FLOW_NAME, guide.DEPLOYMENT_NAME)
-    run = run_deployment(prefect_cli)
+    after = prefect_api.deployment(guide.FLOW_NAME, guide_names.deployment)
+    run = run_deployment(prefect_cli, names=guide_names)
 
     assert after == deployment.deployment
     assert prefect_runs.wait_terminal(created_run_id(run)).state_name == "Completed"

@@ -18,7 +18,7 @@ from fixtures.stack.executions import execution, once_problems
 from fixtures.stack.states import follows_path
 from fixtures.stack.zombies import MESSAGE as ZOMBIE_MESSAGE
 
-pytestmark = pytest.mark.faults
+pytestmark = [pytest.mark.faults, pytest.mark.own_server]
 
 
 def test_a_run_in_flight_survives_a_server_restart_with_its_history_intact(

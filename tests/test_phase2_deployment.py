@@ -16,34 +16,32 @@ from fixtures.stack.cli_output import table_rows
 pytestmark = pytest.mark.phase2
 
 
-def test_work_pool_is_created_with_type_process(work_pool, prefect_cli):
+def test_work_pool_is_created_with_type_process(work_pool, prefect_cli, guide_names):
     listed = {row["Name"]: row["Type"] for row in table_rows(list_work_pools(prefect_cli).stdout)}
 
-    assert f"Created work pool '{guide.WORK_POOL_NAME}'" in work_pool.cli.stdout
-    assert listed.get(guide.WORK_POOL_NAME) == guide.WORK_POOL_TYPE
+    assert f"Created work pool '{guide_names.pool}'" in work_pool.cli.stdout
+    assert listed.get(guide_names.pool) == guide.WORK_POOL_TYPE
     assert work_pool.pool.type == guide.WORK_POOL_TYPE
     assert not work_pool.pool.is_paused
 
 
-def test_worker_is_polling_the_pool(prefect_workers, prefect_api):
-    registered = {
-        worker.name: worker.status for worker in prefect_api.workers(guide.WORK_POOL_NAME)
-    }
+def test_worker_is_polling_the_pool(prefect_workers, prefect_api, guide_names):
+    registered = {worker.name: worker.status for worker in prefect_api.workers(guide_names.pool)}
 
     assert {name: registered.get(name) for name in prefect_workers.names} == dict.fromkeys(
         prefect_workers.names, "ONLINE"
     )
-    assert prefect_api.work_pool(guide.WORK_POOL_NAME).status == "READY"
+    assert prefect_api.work_pool(guide_names.pool).status == "READY"
     assert all(worker.process.is_running() for worker in prefect_workers.workers)
 
 
-def test_deployment_is_registered_and_listed(deployment, prefect_cli):
+def test_deployment_is_registered_and_listed(deployment, prefect_cli, guide_names):
     listed = [row["Name"] for row in table_rows(list_deployments(prefect_cli).stdout)]
 
     assert (
-        f"Deployment '{guide.DEPLOYMENT_FULL_NAME}' successfully created" in deployment.cli.stdout
+        f"Deployment '{guide_names.deployment_full}' successfully created" in deployment.cli.stdout
     )
-    assert guide.DEPLOYMENT_FULL_NAME in listed
+    assert guide_names.deployment_full in listed
 
 
 def test_manifest_declares_the_deployment_the_guide_deploys(prefect_stack):
@@ -52,7 +50,7 @@ def test_manifest_declares_the_deployment_the_guide_deploys(prefect_stack):
     assert [d.get("name") for d in declared].count(guide.DEPLOYMENT_NAME) == 1, declared
 
 
-def test_deployment_runs_the_flow_on_the_pool_with_the_default_parameters(deployment):
+def test_deployment_runs_the_flow_on_the_pool_with_the_default_parameters(deployment, guide_names):
     registered = deployment.deployment
     flow_defaults = {
         name: spec.get("default")
@@ -60,7 +58,7 @@ def test_deployment_runs_the_flow_on_the_pool_with_the_default_parameters(deploy
     }
 
     assert registered.entrypoint == guide.ENTRYPOINT
-    assert registered.work_pool_name == guide.WORK_POOL_NAME
+    assert registered.work_pool_name == guide_names.pool
     assert registered.parameters == dict(guide.DEFAULT_PARAMETERS)
     assert flow_defaults == dict(guide.DEFAULT_PARAMETERS), "the flow's own defaults"
 

@@ -179,6 +179,7 @@ def test_worker_log_shows_each_retry(failed, prefect_workers, prefect_stack):
         assert any(guide.announces_retry(line, attempt) for line in lines), lines
 
 
+@pytest.mark.own_server
 def test_server_log_shows_its_activity_for_the_run(settled, prefect_stack):
     run, _ = settled
 
@@ -190,12 +191,15 @@ def test_server_log_shows_its_activity_for_the_run(settled, prefect_stack):
 
 
 def test_flow_run_ls_lists_every_triggered_run_with_its_state(
-    triggered_runs, prefect_runs, prefect_cli
+    triggered_runs, prefect_runs, prefect_cli, guide_names
 ):
     finals = {
         prefect_runs.wait_terminal(run.flow_run_id).name: run.trigger.final_state.upper()
         for run in triggered_runs.values()
     }
-    listed = {row["Name"]: row["State"] for row in table_rows(list_flow_runs(prefect_cli).stdout)}
+    listed = {
+        row["Name"]: row["State"]
+        for row in table_rows(list_flow_runs(prefect_cli, guide_names).stdout)
+    }
 
     assert {name: listed.get(name) for name in finals} == finals

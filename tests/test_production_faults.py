@@ -19,7 +19,7 @@ from fixtures.guide.schedules import daily_occurrences, local_times
 from fixtures.stack.executions import execution, once_problems
 from fixtures.stack.states import follows_path
 
-pytestmark = pytest.mark.faults
+pytestmark = [pytest.mark.faults, pytest.mark.own_server]
 
 # The services' recent-deployments loop runs every 5 s: three of them with nothing new.
 SCHEDULER_SILENCE_SECONDS = 15

@@ -15,7 +15,7 @@ from fixtures.guide.commands import list_work_pools, run_flow_locally
 from fixtures.inner_sessions import run_inner_session, side_by_side
 from fixtures.process.ports import LOOPBACK
 
-pytestmark = pytest.mark.security
+pytestmark = [pytest.mark.security, pytest.mark.own_server]
 
 CREDENTIALS = "harness:s3cret-for-tests"
 POISONED_URL = "http://127.0.0.1:9/api"  # nothing listens on port 9 (discard)

@@ -8,7 +8,7 @@ from fixtures.guide import expectations as guide
 from fixtures.guide.commands import list_work_pools
 from fixtures.stack.states import follows_path
 
-pytestmark = pytest.mark.troubleshooting
+pytestmark = [pytest.mark.troubleshooting, pytest.mark.own_server]
 
 
 def test_connection_refused_while_the_server_is_down(server_down):

@@ -21,13 +21,13 @@ def test_the_local_run_is_completed_under_flow_runs(ui, local_run, prefect_api, 
 
 @pytest.mark.phase2
 def test_the_deployment_page_shows_its_schedule_and_next_run_at_9_chicago(
-    ui, deployment, prefect_runs
+    ui, deployment, prefect_runs, guide_names
 ):
     upcoming = prefect_runs.wait_scheduled(deployment.deployment.id, at_least=1)[0]
     next_run = local_times([upcoming.expected_start_time], guide.SCHEDULE_TIMEZONE)[0]
 
     ui.open(f"/v2/deployments/deployment/{deployment.deployment.id}", "deployment")
-    ui.check(ui.page.get_by_text(guide.DEPLOYMENT_NAME), "the deployment's name")
+    ui.check(ui.page.get_by_text(guide_names.deployment), "the deployment's name")
     ui.check(
         ui.page.get_by_text(guide.UI_SCHEDULE_WORDING),
         f"the schedule {guide.UI_SCHEDULE_WORDING!r}",
