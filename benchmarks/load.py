@@ -1,25 +1,30 @@
-"""Load: N runs of the deployment triggered at once through one process worker.
+"""Load, side by side on each backend: N runs of the deployment triggered at once.
 
-Checks that every run reaches a terminal state, that none is lost (N distinct runs, all
-found) or duplicated (each ran once: run_count 1, one Running state, its own table
-loaded exactly once), and reports throughput and the p50/p95 trigger-to-terminal time.
-The worker is the guide's command unchanged; how many runs it executes at once is set
-on the pool (`prefect work-pool set-concurrency-limit`), since 100 flow processes at once
-would not fit two cores.
+On each backend in turn (a stack of its own, its workers the guide's command unchanged),
+checks that every run reaches a terminal state, that none is lost (N distinct runs, all
+found) or duplicated (per run: one engine process seen by the witness in it, run_count
+1, one Running state, the load task's line for its own table once), and reports
+throughput, the p50/p95 trigger-to-terminal time, the HTTP 503s the server answered (its
+access logs) and the retries the harness's client made. How many runs execute at once is
+set on the pool (`prefect work-pool set-concurrency-limit`): two cores hold a few flow
+processes, not hundreds.
 
-    .venv/bin/python benchmarks/load.py --runs 100 --pool-limit 4
+    .venv/bin/python benchmarks/load.py --runs 200 --pool-limit 4
+    .venv/bin/python benchmarks/load.py --backends sqlite --runs 100
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import re
 import statistics
 import sys
 import tempfile
 import time
 import types
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
 from pathlib import Path
 
 import py
@@ -28,14 +33,19 @@ from xprocess import XProcess
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from fixtures.backends.sqlite import migrated_sqlite_template
+from fixtures.backends import BACKENDS, check_backend_installed
 from fixtures.config import default_config
 from fixtures.guide import commands as guide
 from fixtures.guide import expectations
 from fixtures.process import janitor
-from fixtures.stack.environment import SessionEnvironment, scrubbed_environ, venv_bin
+from fixtures.process.diagnostics import lines_matching
+from fixtures.process.watchdog import watched_session
+from fixtures.stack.executions import execution, once_problems
 from fixtures.stack.models import FlowRun
-from fixtures.stack.running import Stack, running_stack, running_stack_workers
+from fixtures.stack.running import Stack, running_stack_workers
+from fixtures.stack.standalone import standalone_stack
+
+ACCESS_503 = re.compile(r'" 503\b')
 
 
 def percentile(values: list[float], share: float) -> float:
@@ -74,47 +84,40 @@ def wait_all_terminal(stack: Stack, ids: set[str], timeout: float) -> list[FlowR
 
 
 def verify(stack: Stack, ids: dict[str, int], finished: list[FlowRun]) -> dict[str, object]:
+    """Per run: completed, and executed exactly once (see fixtures/stack/executions.py)."""
     problems = []
     for run in finished:
-        running = [s for s in stack.api.flow_run_states(run.id) if s.name == "Running"]
+        record = stack.runs.record(run.id)
         loaded = expectations.records_loaded_pattern(500, table(ids[run.id]))
-        loads = [m for m in (e.message for e in stack.api.logs(run.id)) if loaded.search(m)]
-        if run.state_name != "Completed" or run.run_count != 1 or len(running) != 1:
-            problems.append(f"{run}: run_count={run.run_count}, Running x{len(running)}")
-        elif len(loads) != 2:  # the load task's line and the flow's summary line
-            problems.append(f"{run}: {len(loads)} load lines for {table(ids[run.id])}")
+        found = once_problems(record, execution(stack.session, run.id), loaded)
+        if run.state_name != "Completed" or found:
+            problems.append(f"{run}: {'; '.join(found) or run.state_name}")
     return {"problems": problems, "completed": sum(r.state_name == "Completed" for r in finished)}
 
 
-def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--runs", type=int, default=100)
-    parser.add_argument("--pool-limit", type=int, default=4)
-    parser.add_argument("--timeout", type=float, default=1800)
-    args = parser.parse_args()
+def server_503s(stack: Stack) -> int:
+    """HTTP 503 answers in the server's access logs (any client: workers, flow runs, us)."""
+    assert stack.server is not None
+    logs = [process.log_path for process in stack.server.processes]
+    return sum(len(lines_matching(path, ACCESS_503)) for path in logs)
 
-    janitor.become_subreaper()
-    config = default_config()
-    scratch = Path(tempfile.mkdtemp(prefix="load-"))
-    template = migrated_sqlite_template(
-        ROOT / ".pytest_cache" / "d" / "prefect-db-templates",
-        venv_bin() / "prefect",
-        scrubbed_environ(),
-        config.startup_timeout,
-    )
-    session = SessionEnvironment.create(scratch / "session", ROOT, sqlite_template=template)
+
+def measure(backend: str, runs: int, pool_limit: int, timeout: float) -> dict[str, object]:
+    config = replace(default_config(), backend=backend, project_dir=ROOT)
+    scratch = Path(tempfile.mkdtemp(prefix=f"load-{backend}-"))
     xprocess = XProcess(types.SimpleNamespace(), py.path.local(scratch / "xprocess"))
-    with running_stack(xprocess, session, config) as stack:
+    cache = ROOT / ".pytest_cache" / "d" / "prefect-db-templates"
+    with standalone_stack(xprocess, scratch, config, cache) as stack:
         guide.create_work_pool(stack.cli)
         stack.cli.prefect(
-            "work-pool", "set-concurrency-limit", expectations.WORK_POOL_NAME, str(args.pool_limit)
+            "work-pool", "set-concurrency-limit", expectations.WORK_POOL_NAME, str(pool_limit)
         )
         guide.deploy(stack.cli)
         deployment = stack.api.deployment(expectations.FLOW_NAME, expectations.DEPLOYMENT_NAME)
         with running_stack_workers(xprocess, stack, expectations.WORK_POOL_NAME, config):
             began = time.monotonic()
-            ids = trigger_all(stack, deployment.id, args.runs)
-            finished = wait_all_terminal(stack, set(ids), args.timeout)
+            ids = trigger_all(stack, deployment.id, runs)
+            finished = wait_all_terminal(stack, set(ids), timeout)
             elapsed = time.monotonic() - began
             report = verify(stack, ids, finished)
             latencies = [
@@ -122,21 +125,50 @@ def main() -> int:
                 for run in finished
                 if run.end_time is not None and run.created is not None
             ]
-    summary = {
-        "runs": args.runs,
+        refused = server_503s(stack)
+        retried = dict(stack.api.retried)
+    return {
+        "backend": backend,
+        "shape": BACKENDS[backend].describe(),
+        "runs": runs,
         "distinct_runs_created": len(ids),
         "terminal": len(finished),
         "completed": report["completed"],
         "problems": report["problems"],
-        "pool_concurrency_limit": args.pool_limit,
+        "pool_concurrency_limit": pool_limit,
         "seconds_to_last_terminal": round(elapsed, 1),
         "throughput_runs_per_minute": round(60 * len(finished) / elapsed, 1),
         "trigger_to_terminal_p50_seconds": round(statistics.median(latencies), 1),
         "trigger_to_terminal_p95_seconds": round(percentile(latencies, 0.95), 1),
-        "session_logs": str(session.logs),
+        "http_503_answers": refused,
+        "harness_client_retries": retried,
+        "session_logs": str(stack.session.logs),
     }
-    print(json.dumps(summary, indent=2))
-    return 0 if not report["problems"] and report["completed"] == args.runs else 1
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--runs", type=int, default=200)
+    parser.add_argument("--pool-limit", type=int, default=4)
+    parser.add_argument("--timeout", type=float, default=3600)
+    parser.add_argument("--backends", default=",".join(BACKENDS))
+    args = parser.parse_args()
+    janitor.become_subreaper()
+    results = []
+    with watched_session():
+        for backend in args.backends.split(","):
+            check_backend_installed(backend)
+            results.append(measure(backend, args.runs, args.pool_limit, args.timeout))
+            print(json.dumps(results[-1], indent=2), flush=True)
+    print(f"{'backend':12} {'runs/min':>9} {'p50 s':>7} {'p95 s':>7} {'503s':>6} {'ok':>9}")
+    for r in results:
+        ok = f"{r['completed']}/{r['runs']}" + (" !" if r["problems"] else "")
+        print(
+            f"{r['backend']:12} {r['throughput_runs_per_minute']:>9} "
+            f"{r['trigger_to_terminal_p50_seconds']:>7} {r['trigger_to_terminal_p95_seconds']:>7} "
+            f"{r['http_503_answers']:>6} {ok:>9}"
+        )
+    return 0 if all(not r["problems"] and r["completed"] == r["runs"] for r in results) else 1
 
 
 if __name__ == "__main__":

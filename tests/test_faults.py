@@ -10,12 +10,12 @@ from fixtures.faults import (
     run_processes,
     start_long_run,
     wait_crashed,
+    whole_story,
     worker_running,
 )
 from fixtures.guide import expectations as guide
 from fixtures.guide.commands import trigger
-from fixtures.stack.executions import execution, once_problems
-from fixtures.stack.states import follows_path
+from fixtures.stack.executions import execution
 from fixtures.stack.zombies import MESSAGE as ZOMBIE_MESSAGE
 
 pytestmark = [pytest.mark.faults, pytest.mark.own_server]
@@ -29,13 +29,9 @@ def test_a_run_in_flight_survives_a_server_restart_with_its_history_intact(
 
     kill(server)
     server.start()  # same session: same database, same port
-    record = faults_stack.runs.wait_settled(run.flow_run_id, tasks=run.trigger.tasks)
-    problems = once_problems(record, execution(faults_stack.session, run.flow_run_id))
+    record, problems = whole_story(faults_stack, run)
 
-    assert record.flow_run.state_name == run.trigger.final_state, record.describe()
-    assert follows_path(record.state_names, run.trigger.path), record.describe()
-    assert record.task(run.trigger.failing_task).state_names == list(guide.retry_path())
-    assert not problems, problems
+    assert not problems, "\n".join([*problems, record.describe()])
 
 
 def test_a_lost_worker_is_detected_by_heartbeats_and_a_live_worker_serves_new_runs(
