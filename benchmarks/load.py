@@ -5,7 +5,9 @@ checks that every run reaches a terminal state, that none is lost (N distinct ru
 found) or duplicated (per run: one engine process seen by the witness in it, run_count
 1, one Running state, the load task's line for its own table once), and reports
 throughput, the p50/p95 trigger-to-terminal time, the HTTP 503s the server answered (its
-access logs) and the retries the harness's client made. How many runs execute at once is
+access logs), the retries the harness's client made, and where the time went: CPU seconds
+by role (flow-run processes, API, services, workers, PostgreSQL, Redis) and how busy the
+machine's cores were; a throughput capped by the cores shows there. How many runs execute at once is
 set on the pool (`prefect work-pool set-concurrency-limit`): two cores hold a few flow
 processes, not hundreds.
 
@@ -38,6 +40,7 @@ from fixtures.config import default_config
 from fixtures.guide import commands as guide
 from fixtures.guide import expectations
 from fixtures.process import janitor
+from fixtures.process.cpu import CpuWindow
 from fixtures.process.diagnostics import lines_matching
 from fixtures.process.watchdog import watched_session
 from fixtures.stack.executions import execution, once_problems
@@ -115,10 +118,12 @@ def measure(backend: str, runs: int, pool_limit: int, timeout: float) -> dict[st
         guide.deploy(stack.cli)
         deployment = stack.api.deployment(expectations.FLOW_NAME, expectations.DEPLOYMENT_NAME)
         with running_stack_workers(xprocess, stack, expectations.WORK_POOL_NAME, config):
+            cpu = CpuWindow()
             began = time.monotonic()
             ids = trigger_all(stack, deployment.id, runs)
             finished = wait_all_terminal(stack, set(ids), timeout)
             elapsed = time.monotonic() - began
+            where_cpu_went = cpu.read()
             report = verify(stack, ids, finished)
             latencies = [
                 (run.end_time - run.created).total_seconds()
@@ -143,6 +148,8 @@ def measure(backend: str, runs: int, pool_limit: int, timeout: float) -> dict[st
         "http_503_answers": refused,
         "harness_client_retries": retried,
         "session_logs": str(stack.session.logs),
+        **where_cpu_went,
+        "cpu_seconds_per_run": round(sum(where_cpu_went["cpu_seconds_by_role"].values()) / runs, 2),
     }
 
 
@@ -160,13 +167,18 @@ def main() -> int:
             check_backend_installed(backend)
             results.append(measure(backend, args.runs, args.pool_limit, args.timeout))
             print(json.dumps(results[-1], indent=2), flush=True)
-    print(f"{'backend':12} {'runs/min':>9} {'p50 s':>7} {'p95 s':>7} {'503s':>6} {'ok':>9}")
+    print(
+        f"{'backend':12} {'runs/min':>9} {'p50 s':>7} {'p95 s':>7} {'503s':>6} {'ok':>9} "
+        f"{'CPU busy':>9} {'CPU s/run':>9}  biggest CPU users"
+    )
     for r in results:
         ok = f"{r['completed']}/{r['runs']}" + (" !" if r["problems"] else "")
+        users = ", ".join(f"{role} {s}s" for role, s in list(r["cpu_seconds_by_role"].items())[:3])
         print(
             f"{r['backend']:12} {r['throughput_runs_per_minute']:>9} "
             f"{r['trigger_to_terminal_p50_seconds']:>7} {r['trigger_to_terminal_p95_seconds']:>7} "
-            f"{r['http_503_answers']:>6} {ok:>9}"
+            f"{r['http_503_answers']:>6} {ok:>9} {r['machine_cpu_busy_percent']:>8}% "
+            f"{r['cpu_seconds_per_run']:>9}  {users}"
         )
     return 0 if all(not r["problems"] and r["completed"] == r["runs"] for r in results) else 1
 
