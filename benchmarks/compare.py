@@ -4,8 +4,11 @@ Alternates, N times: the main job (`pytest -m "phase1 or phase2 or phase3"`, rea
 critical path from timings.json) and benchmarks/by_the_guide.py. Prints every run,
 then the medians and the two ratios the project tracks:
   wall / critical path (goal <= 1.3) and wall / literal guide (goal <= 0.4).
+With --backends, each round runs the main job on each backend in turn (the guide by hand
+stays on its embedded default, SQLite).
 
     .venv/bin/python benchmarks/compare.py --runs 3
+    .venv/bin/python benchmarks/compare.py --runs 3 --backends sqlite,postgresql,production
 """
 
 from __future__ import annotations
@@ -24,11 +27,11 @@ PYTHON = ROOT / ".venv" / "bin" / "python"
 MAIN_JOB = ("-m", "pytest", "-q", "-p", "no:randomly", "-m", "phase1 or phase2 or phase3")
 
 
-def run_main_job() -> dict[str, float]:
+def run_main_job(backend: str) -> dict[str, float]:
     with tempfile.TemporaryDirectory(prefix="bench-suite-") as logs:
         began = time.monotonic()
         result = subprocess.run(
-            [str(PYTHON), *MAIN_JOB, f"--prefect-log-dir={logs}"],
+            [str(PYTHON), *MAIN_JOB, f"--prefect-backend={backend}", f"--prefect-log-dir={logs}"],
             cwd=ROOT,
             capture_output=True,
             text=True,
@@ -36,7 +39,7 @@ def run_main_job() -> dict[str, float]:
         )
         wall = time.monotonic() - began
         if result.returncode != 0:
-            raise SystemExit(f"the main job failed:\n{result.stdout[-3000:]}")
+            raise SystemExit(f"the main job failed on {backend}:\n{result.stdout[-3000:]}")
         timings = json.loads(next(Path(logs).glob("*/logs/timings.json")).read_text())
     return {"wall": wall, "critical_path": timings["critical_path_seconds"]}
 
@@ -55,25 +58,29 @@ def run_by_the_guide() -> float:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=3)
-    runs = parser.parse_args().runs
-    suite, literal = [], []
-    for i in range(1, runs + 1):
-        suite.append(run_main_job())
+    parser.add_argument("--backends", default="sqlite", help="comma-separated, in this order")
+    args = parser.parse_args()
+    backends = args.backends.split(",")
+    suite: dict[str, list[dict[str, float]]] = {backend: [] for backend in backends}
+    literal = []
+    for i in range(1, args.runs + 1):
         literal.append(run_by_the_guide())
-        print(
-            f"round {i}: main job {suite[-1]['wall']:.1f}s (critical path "
-            f"{suite[-1]['critical_path']:.1f}s), by the guide {literal[-1]:.1f}s",
-            flush=True,
-        )
-    wall = statistics.median(s["wall"] for s in suite)
-    critical = statistics.median(s["critical_path"] for s in suite)
+        jobs = []
+        for backend in backends:
+            suite[backend].append(run_main_job(backend))
+            job = suite[backend][-1]
+            jobs.append(f"{backend} {job['wall']:.1f}s (critical path {job['critical_path']:.1f}s)")
+        print(f"round {i}: by the guide {literal[-1]:.1f}s; main job {', '.join(jobs)}", flush=True)
     by_hand = statistics.median(literal)
-    print(
-        f"medians of {runs}: main job {wall:.1f}s, its critical path {critical:.1f}s, "
-        f"by the guide {by_hand:.1f}s\n"
-        f"wall / critical path = {wall / critical:.2f} (goal <= 1.3); "
-        f"wall / by the guide = {wall / by_hand:.2f} (goal <= 0.4)"
-    )
+    print(f"medians of {args.runs}: by the guide {by_hand:.1f}s")
+    for backend, jobs in suite.items():
+        wall = statistics.median(job["wall"] for job in jobs)
+        critical = statistics.median(job["critical_path"] for job in jobs)
+        print(
+            f"  {backend:11} main job {wall:.1f}s, its critical path {critical:.1f}s; "
+            f"wall / critical path = {wall / critical:.2f} (goal <= 1.3), "
+            f"wall / by the guide = {wall / by_hand:.2f} (goal <= 0.4)"
+        )
     return 0
 
 
