@@ -20,7 +20,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 PYTEST = (str(ROOT / ".venv" / "bin" / "python"), "-m", "pytest", "-q", "-p", "no:randomly")
-SUMMARY = re.compile(r"^=+ (.*) in [0-9.]+s", re.MULTILINE)
+SUMMARY = re.compile(r"^=*\s*(\d+ (?:passed|failed)[^\n]*?) in [0-9.]+s", re.MULTILINE)
 
 
 def run(extra: list[str], pytest_args: list[str]) -> tuple[float, str]:
