@@ -67,8 +67,8 @@ def main() -> int:
         literal.append(run_by_the_guide())
         jobs = []
         for backend in backends:
-            suite[backend].append(run_main_job(backend))
-            job = suite[backend][-1]
+            job = run_main_job(backend)
+            suite[backend].append(job)
             jobs.append(f"{backend} {job['wall']:.1f}s (critical path {job['critical_path']:.1f}s)")
         print(f"round {i}: by the guide {literal[-1]:.1f}s; main job {', '.join(jobs)}", flush=True)
     by_hand = statistics.median(literal)

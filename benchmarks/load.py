@@ -7,9 +7,9 @@ found) or duplicated (per run: one engine process seen by the witness in it, run
 throughput, the p50/p95 trigger-to-terminal time, the HTTP 503s the server answered (its
 access logs), the retries the harness's client made, and where the time went: CPU seconds
 by role (flow-run processes, API, services, workers, PostgreSQL, Redis) and how busy the
-machine's cores were; a throughput capped by the cores shows there. How many runs execute at once is
-set on the pool (`prefect work-pool set-concurrency-limit`): two cores hold a few flow
-processes, not hundreds.
+machine's cores were; a throughput capped by the cores shows there. How many runs execute
+at once is set on the pool (`prefect work-pool set-concurrency-limit`): two cores hold a
+few flow processes, not hundreds.
 
     .venv/bin/python benchmarks/load.py --runs 200 --pool-limit 4
     .venv/bin/python benchmarks/load.py --backends sqlite --runs 100

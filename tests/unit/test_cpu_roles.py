@@ -14,6 +14,8 @@ pytestmark = pytest.mark.unit
         ({MARKER: "prefect-server-stack-7"}, "prefect", "API server"),
         ({MARKER: "prefect-server-services-stack-7"}, "prefect", "services"),
         ({MARKER: "prefect-worker-2-stack-7"}, "prefect", "workers"),
+        ({MARKER: "prefect-worker-owners-server-7"}, "prefect", "workers"),
+        ({MARKER: "redis-6379-7"}, "redis-server", "Redis"),
         ({MARKER: "prefect-worker-stack-7", "PREFECT__FLOW_RUN_ID": "x"}, "python", FLOW_RUNS),
         ({}, "redis-server", "Redis"),
         ({}, "postgres", "PostgreSQL"),

@@ -4,7 +4,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from fixtures.report.timeline import draw
+from fixtures.report.timeline import _segments, draw
 from fixtures.stack.models import FlowRun, State, TaskRun
 from fixtures.stack.runs import RunRecord, TaskRunRecord
 
@@ -45,3 +45,15 @@ def test_a_run_with_a_retry_is_drawn_as_a_png(tmp_path):
 
     assert picture.startswith(PNG_SIGNATURE)
     (tmp_path / "timeline.png").write_bytes(picture)  # kept by pytest for a look
+
+
+def test_each_state_lasts_until_the_next_and_the_last_is_a_thin_mark():
+    record = failing_run()
+    task_states = record.task_runs[0].states
+
+    spans = _segments(task_states, T0, end_mark=0.035)
+
+    widths = {state.name: round(width, 3) for _, width, state in spans}
+    assert widths["AwaitingRetry"] == 2.0  # the retry gap, to scale
+    assert widths["Failed"] == 0.035
+    assert [round(start, 3) for start, _, _ in spans] == [1.0, 1.1, 1.2, 3.2, 3.3]
