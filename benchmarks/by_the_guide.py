@@ -24,10 +24,10 @@ import httpx
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from fixtures.guide import expectations as guide
-from fixtures.process.waiting import wait_for
-from fixtures.stack.environment import free_port, scrubbed_environ, venv_bin
-from fixtures.stack.models import FlowRun
+from blueprint_harness.guide import expectations as guide
+from blueprint_harness.process.waiting import wait_for
+from blueprint_harness.stack.models import FlowRun
+from blueprint_harness.stack.sandbox import free_port, scrubbed_environ, venv_bin
 
 TERMINAL_WAIT_SECONDS = 300
 

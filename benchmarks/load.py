@@ -24,29 +24,26 @@ import statistics
 import sys
 import tempfile
 import time
-import types
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 from pathlib import Path
 
-import py
-from xprocess import XProcess
-
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from fixtures.backends import BACKENDS, check_backend_installed
-from fixtures.config import default_config
-from fixtures.guide import commands as guide
-from fixtures.guide import expectations
-from fixtures.process import janitor
-from fixtures.process.cpu import CpuWindow
-from fixtures.process.diagnostics import lines_matching
-from fixtures.process.watchdog import watched_session
-from fixtures.stack.executions import execution, once_problems
-from fixtures.stack.models import FlowRun
-from fixtures.stack.running import Stack, running_stack_workers
-from fixtures.stack.standalone import standalone_stack
+from blueprint_harness.backends import BACKENDS, check_installed
+from blueprint_harness.config import default_config
+from blueprint_harness.guide import commands as guide
+from blueprint_harness.guide import expectations
+from blueprint_harness.process import janitor
+from blueprint_harness.process import xprocess_adapter as xprocess_lib
+from blueprint_harness.process.cpu import CpuWindow
+from blueprint_harness.process.diagnostics import lines_matching
+from blueprint_harness.process.watchdog import watched_session
+from blueprint_harness.stack.executions import execution, once_problems
+from blueprint_harness.stack.models import FlowRun
+from blueprint_harness.stack.stack import Stack, running_stack_workers
+from blueprint_harness.stack.standalone import standalone_stack
 
 ACCESS_503 = re.compile(r'" 503\b')
 
@@ -87,12 +84,12 @@ def wait_all_terminal(stack: Stack, ids: set[str], timeout: float) -> list[FlowR
 
 
 def verify(stack: Stack, ids: dict[str, int], finished: list[FlowRun]) -> dict[str, object]:
-    """Per run: completed, and executed exactly once (see fixtures/stack/executions.py)."""
+    """Per run: completed, and executed exactly once (see blueprint_harness/stack/executions.py)."""
     problems = []
     for run in finished:
         record = stack.runs.record(run.id)
         loaded = expectations.records_loaded_pattern(500, table(ids[run.id]))
-        found = once_problems(record, execution(stack.session, run.id), loaded)
+        found = once_problems(record, execution(stack.sandbox, run.id), loaded)
         if run.state_name != "Completed" or found:
             problems.append(f"{run}: {'; '.join(found) or run.state_name}")
     return {"problems": problems, "completed": sum(r.state_name == "Completed" for r in finished)}
@@ -100,15 +97,14 @@ def verify(stack: Stack, ids: dict[str, int], finished: list[FlowRun]) -> dict[s
 
 def server_503s(stack: Stack) -> int:
     """HTTP 503 answers in the server's access logs (any client: workers, flow runs, us)."""
-    assert stack.server is not None
-    logs = [process.log_path for process in stack.server.processes]
+    logs = [process.log_path for process in stack.own_server.processes]
     return sum(len(lines_matching(path, ACCESS_503)) for path in logs)
 
 
 def measure(backend: str, runs: int, pool_limit: int, timeout: float) -> dict[str, object]:
     config = replace(default_config(), backend=backend, project_dir=ROOT)
     scratch = Path(tempfile.mkdtemp(prefix=f"load-{backend}-"))
-    xprocess = XProcess(types.SimpleNamespace(), py.path.local(scratch / "xprocess"))
+    xprocess = xprocess_lib.standalone(scratch / "xprocess")
     cache = ROOT / ".pytest_cache" / "d" / "prefect-db-templates"
     with standalone_stack(xprocess, scratch, config, cache) as stack:
         guide.create_work_pool(stack.cli)
@@ -147,7 +143,7 @@ def measure(backend: str, runs: int, pool_limit: int, timeout: float) -> dict[st
         "trigger_to_terminal_p95_seconds": round(percentile(latencies, 0.95), 1),
         "http_503_answers": refused,
         "harness_client_retries": retried,
-        "session_logs": str(stack.session.logs),
+        "session_logs": str(stack.sandbox.logs),
         **where_cpu_went,
         "cpu_seconds_per_run": round(sum(where_cpu_went["cpu_seconds_by_role"].values()) / runs, 2),
     }
@@ -164,7 +160,7 @@ def main() -> int:
     results = []
     with watched_session():
         for backend in args.backends.split(","):
-            check_backend_installed(backend)
+            check_installed(backend)
             results.append(measure(backend, args.runs, args.pool_limit, args.timeout))
             print(json.dumps(results[-1], indent=2), flush=True)
     print(

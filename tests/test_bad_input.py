@@ -7,9 +7,9 @@ from functools import partial
 
 import pytest
 
-from fixtures.guide import expectations as guide
-from fixtures.guide.commands import created_run_id, run_deployment
-from fixtures.stack.api import ApiError
+from blueprint_harness.guide import expectations as expected
+from blueprint_harness.guide.commands import created_run_id, run_deployment
+from blueprint_harness.stack.api import ApiError
 
 pytestmark = pytest.mark.bad_input
 
@@ -30,14 +30,14 @@ def param_args(parameters):
 
 CLI_REFUSALS = {
     **{
-        case: (param_args(parameters), guide.validation_failed(next(iter(parameters))))
-        for case, parameters in guide.INVALID_PARAMETERS.items()
+        case: (param_args(parameters), expected.validation_failed(next(iter(parameters))))
+        for case, parameters in expected.INVALID_PARAMETERS.items()
     },
     "malformed-json": (
         ("--params", '{"batch_size": 200, "target_table": "warehouse.test.metrics"'),
-        guide.MALFORMED_JSON_ERROR,
+        expected.MALFORMED_JSON_ERROR,
     ),
-    "unknown-name": (("--param", "colour=red"), guide.unknown_parameter_error("colour")),
+    "unknown-name": (("--param", "colour=red"), expected.unknown_parameter_error("colour")),
 }
 
 
@@ -56,22 +56,22 @@ def test_the_cli_refuses_bad_parameters_and_creates_no_run(
     assert manual_run_ids(prefect_api, deployment) == before
 
 
-@pytest.mark.parametrize("case", guide.INVALID_PARAMETERS)
+@pytest.mark.parametrize("case", expected.INVALID_PARAMETERS)
 def test_the_api_refuses_bad_parameters_naming_the_field(case, prefect_api, deployment):
-    parameters = guide.INVALID_PARAMETERS[case]
+    parameters = expected.INVALID_PARAMETERS[case]
 
     with pytest.raises(ApiError) as refused:
         prefect_api.create_flow_run(deployment.deployment.id, dict(parameters))
 
     assert refused.value.status_code == 409
-    assert guide.validation_failed(next(iter(parameters))) in str(refused.value.detail)
+    assert expected.validation_failed(next(iter(parameters))) in str(refused.value.detail)
 
 
-@pytest.mark.parametrize("case", guide.VALID_EDGE_PARAMETERS)
+@pytest.mark.parametrize("case", expected.VALID_EDGE_PARAMETERS)
 def test_the_edges_of_what_is_allowed_are_accepted_and_run(
     case, prefect_api, prefect_runs, deployment, prefect_workers
 ):
-    parameters = guide.VALID_EDGE_PARAMETERS[case]
+    parameters = expected.VALID_EDGE_PARAMETERS[case]
     run = prefect_api.create_flow_run(deployment.deployment.id, dict(parameters))
 
     assert prefect_runs.wait_terminal(run.id).state_name == "Completed"
@@ -93,29 +93,29 @@ def unfetchable_source_runs(prefect_cli, deployment, prefect_workers, guide_name
     results = prefect_cli.concurrently(
         [
             partial(run_deployment, prefect_cli, "--param", f"source_url={url}", names=guide_names)
-            for url in guide.UNFETCHABLE_SOURCE_URLS.values()
+            for url in expected.UNFETCHABLE_SOURCE_URLS.values()
         ]
     )
-    return dict(zip(guide.UNFETCHABLE_SOURCE_URLS, map(created_run_id, results), strict=True))
+    return dict(zip(expected.UNFETCHABLE_SOURCE_URLS, map(created_run_id, results), strict=True))
 
 
-@pytest.mark.parametrize("case", guide.UNFETCHABLE_SOURCE_URLS)
+@pytest.mark.parametrize("case", expected.UNFETCHABLE_SOURCE_URLS)
 def test_an_unfetchable_source_url_fails_in_extract_after_its_retries_naming_it(
     case, unfetchable_source_runs, prefect_runs
 ):
-    url = guide.UNFETCHABLE_SOURCE_URLS[case]
-    record = prefect_runs.wait_settled(unfetchable_source_runs[case], tasks=(guide.SOURCE_TASK,))
-    extract = record.task(guide.SOURCE_TASK)
+    url = expected.UNFETCHABLE_SOURCE_URLS[case]
+    record = prefect_runs.wait_settled(unfetchable_source_runs[case], tasks=(expected.SOURCE_TASK,))
+    extract = record.task(expected.SOURCE_TASK)
 
     assert record.flow_run.state_name == "Failed", record.describe()
-    assert extract.task_run.run_count == guide.TASK_RETRIES + 1
+    assert extract.task_run.run_count == expected.TASK_RETRIES + 1
     assert url in (record.states[-1].message or ""), record.describe()
 
 
 def test_nothing_else_is_harmed_by_bad_input(
     prefect_api, prefect_cli, prefect_runs, deployment, prefect_workers, guide_names
 ):
-    after = prefect_api.deployment(guide.FLOW_NAME, guide_names.deployment)
+    after = prefect_api.deployment(expected.FLOW_NAME, guide_names.deployment)
     run = run_deployment(prefect_cli, names=guide_names)
 
     assert after == deployment.deployment

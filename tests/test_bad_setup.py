@@ -5,11 +5,11 @@ from __future__ import annotations
 
 import pytest
 
-from fixtures.inner_sessions import processes_under, run_inner_session
-from fixtures.process.managed import ProcessDied, StartupTimeout
-from fixtures.process.ports import occupied_port
-from fixtures.stack.environment import SessionEnvironment
-from fixtures.stack.server import running_server
+from blueprint_harness.outside import processes_under, run_inner_pytest
+from blueprint_harness.process.managed import ProcessDied, StartupTimeout
+from blueprint_harness.process.ports import occupied_port
+from blueprint_harness.stack.sandbox import Sandbox
+from blueprint_harness.stack.server import running_server
 
 pytestmark = pytest.mark.bad_input
 
@@ -19,9 +19,7 @@ def unstarted_session(tmp_path, harness_config):
     """A session of its own whose server a test starts (and fails to start) itself."""
 
     def create(**options):
-        return SessionEnvironment.create(
-            tmp_path / "session", harness_config.project_dir, **options
-        )
+        return Sandbox.create(tmp_path / "session", harness_config.project_dir, **options)
 
     return create
 
@@ -60,7 +58,7 @@ def test_an_unwritable_log_folder_is_a_usage_error_before_anything_starts(tmp_pa
     not_a_folder = tmp_path / "a-file"
     not_a_folder.write_text("")
 
-    inner = run_inner_session(tmp_path, ["-m", "phase1"], log_dir=not_a_folder / "logs")
+    inner = run_inner_pytest(tmp_path, ["-m", "phase1"], log_dir=not_a_folder / "logs")
 
     assert inner.returncode == pytest.ExitCode.USAGE_ERROR, inner.describe()
     assert "is not a writable folder" in inner.output

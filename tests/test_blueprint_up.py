@@ -8,9 +8,9 @@ import os
 
 import pytest
 
-from fixtures.guide import expectations as guide
-from fixtures.inner_sessions import BlueprintUp, describe_processes, port_is_free
-from fixtures.stack.cli import PrefectCli
+from blueprint_harness.guide import expectations as expected
+from blueprint_harness.outside import BlueprintUp, describe_processes, port_is_free
+from blueprint_harness.stack.cli import PrefectCli
 
 pytestmark = pytest.mark.up
 
@@ -40,7 +40,7 @@ def test_blueprint_up_serves_the_guides_trigger_and_ctrl_c_leaves_nothing(stack_
         tmp_path / "transcript.log",
     )
     triggered = another_terminal.prefect(
-        "deployment", "run", guide.DEPLOYMENT_FULL_NAME, "--watch", timeout=RUN_SECONDS
+        "deployment", "run", expected.DEPLOYMENT_FULL_NAME, "--watch", timeout=RUN_SECONDS
     )
     running = describe_processes(stack_up.processes())
     port = int(api_url.rsplit(":", 1)[1].split("/")[0])

@@ -1,70 +1,132 @@
-"""External mode, tested for real: the phases verified on a server someone else runs, which
-is left exactly as it was found; and each way such a server can be unusable gets a clear
-error before anything is done on it."""
+"""External mode, tested for real: the phases verified on a server someone else runs (one
+where the blueprint's flow already runs), which is left exactly as it was found however
+each session ended; and each way such a server can be unusable gets a clear error before
+anything is done on it."""
 
 from __future__ import annotations
 
 import http.server
-import json
+import os
+import signal
 import threading
 from functools import partial
 
 import pytest
 
-from fixtures.external_server import snapshot
-from fixtures.inner_sessions import run_inner_session, side_by_side
-from fixtures.process.ports import LOOPBACK, free_port
-from fixtures.stack.external import ExternalServerError, check_server
+from blueprint_harness.outside import run_inner_pytest, send, side_by_side, write_inner_project
+from blueprint_harness.process.ports import LOOPBACK, free_port
+from blueprint_harness.stack.api import PrefectApi
+from blueprint_harness.stack.external import (
+    ExternalServerError,
+    check_server,
+    read_cleanup_report,
+)
+from blueprint_harness.stack.owners import snapshot
+from blueprint_harness.ui import ui_api_problem
 
 pytestmark = [pytest.mark.external, pytest.mark.own_server]
 
 PHASES = ["-m", "phase1 or phase2 or phase3", "-p", "no:randomly"]
 
+# An external-mode session whose runs are in flight when it ends the way INNER_MODE says.
+RUNS_IN_FLIGHT = """
+import os, pathlib, time
+
+import pytest
+
+MODE = os.environ["INNER_MODE"]
+
+
+def test_the_guides_runs_in_flight_when_the_session_ends(local_run, triggered_runs):
+    pathlib.Path(os.environ["INNER_READY_FILE"]).touch()
+    if MODE == "fail":
+        pytest.fail("failing on purpose")
+    time.sleep(600)
+"""
+# How each session ends: (what its test does, how it is ended, its exit code).
+ENDINGS = {
+    "failing": ("fail", None, 1),
+    "ctrl-c": ("interrupt", send(signal.SIGINT, whole_group=True), 2),
+    "sigterm": ("interrupt", send(signal.SIGTERM), 2),
+}
+
+
+def end_a_session(scratch, url, ending):
+    mode, signal_it, _ = ENDINGS[ending]
+    args = write_inner_project(scratch, RUNS_IN_FLIGHT)
+    env = {**os.environ, "INNER_MODE": mode}
+    return run_inner_pytest(scratch, [*args, url], env=env, ending=signal_it)
+
 
 @pytest.fixture(scope="module")
-def two_sessions_on_the_owners_server(owners_server, tmp_path_factory):
-    """The owner's content, then two external-mode sessions at once, then the content."""
+def sessions_on_the_owners_server(owners_server, tmp_path_factory):
+    """The owner's content (the blueprint's flow with runs and a deployment of its own
+    among it); then, at once, two external-mode sessions verifying the phases and three
+    ended with their runs in flight (failed, Ctrl-C, SIGTERM); then the content again."""
     before = snapshot(owners_server.api)
     url = f"--prefect-api-url={owners_server.api_url}"
-    ended = side_by_side(
-        {
-            name: partial(
-                run_inner_session,
-                tmp_path_factory.mktemp(name),
-                [*PHASES, url, "--prefect-cleanup-runs"],
-            )
-            for name in ("first", "second")
-        }
-    )
+    sessions = {
+        name: partial(run_inner_pytest, tmp_path_factory.mktemp(name), [*PHASES, url])
+        for name in ("first", "second")
+    }
+    for ending in ENDINGS:
+        sessions[ending] = partial(end_a_session, tmp_path_factory.mktemp(ending), url, ending)
+    ended = side_by_side(sessions)
     return before, ended, snapshot(owners_server.api)
 
 
 def test_two_sessions_at_once_verify_the_blueprint_on_the_owners_server(
-    two_sessions_on_the_owners_server,
+    sessions_on_the_owners_server,
 ):
-    _, ended, _ = two_sessions_on_the_owners_server
+    _, ended, _ = sessions_on_the_owners_server
 
-    for inner in ended.values():
-        assert inner.returncode == 0, inner.describe()
-        assert " passed" in inner.output
+    for name in ("first", "second"):
+        assert ended[name].returncode == 0, ended[name].describe()
+        assert " passed" in ended[name].output
 
 
-def test_the_owners_content_is_exactly_as_before_and_nothing_of_ours_is_left(
-    two_sessions_on_the_owners_server,
+@pytest.mark.parametrize("ending", ENDINGS)
+def test_a_session_ended_with_its_runs_in_flight_ends_as_it_should(
+    ending, sessions_on_the_owners_server
 ):
-    before, ended, after = two_sessions_on_the_owners_server
+    _, ended, _ = sessions_on_the_owners_server
+
+    assert ended[ending].returncode == ENDINGS[ending][2], ended[ending].describe()
+
+
+def test_the_owners_content_is_exactly_as_before_however_each_session_ended(
+    sessions_on_the_owners_server,
+):
+    before, _, after = sessions_on_the_owners_server
 
     assert after == before
-    for inner in ended.values():
-        report = json.loads(next(inner.log_dir.glob("*/logs/external-cleanup.json")).read_text())
-        assert report["made"]["pools"], report  # it made its pool, and removed it
-        assert f"work pool {report['made']['pools'][0]}" in report["removed"]
+
+
+@pytest.mark.parametrize("session", ["first", "second", *ENDINGS])
+def test_each_session_reports_exactly_what_it_removed_and_nothing_it_could_not(
+    session, sessions_on_the_owners_server
+):
+    _, ended, _ = sessions_on_the_owners_server
+    inner = ended[session]
+    report = read_cleanup_report(next(inner.log_dir.glob("*/logs")))
+
+    assert report is not None, inner.describe()
+    made, removed = report["made"], report["removed"]
+    assert report["not_removed"] == [], report
+    assert made["pools"], report  # it made its pool and its deployment, and removed them
+    assert [f"work pool {pool}" for pool in made["pools"]] == [
+        entry for entry in removed if entry.startswith("work pool ")
+    ]
+    assert {f"deployment {d}" for d in made["deployments"]} <= set(removed), report
+    assert made["runs"], report  # the local run and the triggers, noted as they were made
+    assert {f"flow run {run}" for run in made["runs"]} <= set(removed), report
+    assert made["flows"] == [], "the blueprint's flow was the owner's: it stays"
 
 
 def test_the_guides_exact_names_are_refused_when_someone_else_has_them(owners_server, tmp_path):
     before = snapshot(owners_server.api)
 
-    inner = run_inner_session(
+    inner = run_inner_pytest(
         tmp_path,
         [*PHASES, f"--prefect-api-url={owners_server.api_url}", "--prefect-names=guide"],
     )
@@ -125,7 +187,25 @@ def test_an_unusable_server_gets_a_clear_error(answering, answer, message):
 def test_an_unreachable_server_is_a_usage_error_before_anything_starts(tmp_path):
     url = f"http://{LOOPBACK}:{free_port()}/api"
 
-    inner = run_inner_session(tmp_path, [*PHASES, f"--prefect-api-url={url}"])
+    inner = run_inner_pytest(tmp_path, [*PHASES, f"--prefect-api-url={url}"])
 
     assert inner.returncode == pytest.ExitCode.USAGE_ERROR, inner.describe()
     assert f"Cannot reach {url}" in inner.output
+
+
+def test_a_ui_that_calls_another_api_is_said_once_in_one_line(answering):
+    """A server started on another port without PREFECT_SERVER_UI_API_URL: its UI calls
+    4200. The UI checks say so once, up front, instead of each failing on the page."""
+    url = answering(200, b'{"api_url": "http://127.0.0.1:4200/api", "csrf_enabled": false}')
+    api = PrefectApi(url, retry_seconds=1)
+    try:
+        problem = ui_api_problem(api)
+    finally:
+        api.close()
+
+    assert problem is not None
+    assert problem.startswith(
+        f"the server's UI calls http://127.0.0.1:4200/api, not its API at {url}"
+    )
+    assert "PREFECT_SERVER_UI_API_URL" in problem
+    assert "\n" not in problem

@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import pytest
 
-from fixtures.faults import (
+from blueprint_harness.guide import expectations as expected
+from blueprint_harness.guide.commands import trigger
+from blueprint_harness.guide.faults import (
     kill,
     run_processes,
     start_long_run,
@@ -13,10 +15,8 @@ from fixtures.faults import (
     whole_story,
     worker_running,
 )
-from fixtures.guide import expectations as guide
-from fixtures.guide.commands import trigger
-from fixtures.stack.executions import execution
-from fixtures.stack.zombies import MESSAGE as ZOMBIE_MESSAGE
+from blueprint_harness.stack.executions import execution
+from blueprint_harness.stack.zombies import MESSAGE as ZOMBIE_MESSAGE
 
 pytestmark = [pytest.mark.faults, pytest.mark.own_server]
 
@@ -25,7 +25,7 @@ def test_a_run_in_flight_survives_a_server_restart_with_its_history_intact(
     faults_stack, live_workers
 ):
     run = start_long_run(faults_stack)
-    server = faults_stack.server.process
+    server = faults_stack.own_server.process
 
     kill(server)
     server.start()  # same session: same database, same port
@@ -46,9 +46,9 @@ def test_a_lost_worker_is_detected_by_heartbeats_and_a_live_worker_serves_new_ru
     crashed = wait_crashed(faults_stack, run.flow_run_id)
     if not survivors:
         lost.process.start()
-    again = trigger(faults_stack.cli, guide.TRIGGERS_BY_KEY["default"])
+    again = trigger(faults_stack.cli, expected.TRIGGERS_BY_KEY["default"])
     served = faults_stack.runs.wait_terminal(again.flow_run_id)
-    served_by = {p.worker for p in execution(faults_stack.session, again.flow_run_id).engines}
+    served_by = {p.worker for p in execution(faults_stack.sandbox, again.flow_run_id).engines}
 
     assert crashed.state_type == "CRASHED", faults_stack.runs.report(run.flow_run_id)
     faults_stack.runs.wait_for_message(run.flow_run_id, ZOMBIE_MESSAGE)

@@ -5,10 +5,10 @@ from __future__ import annotations
 
 import pytest
 
-from fixtures.guide import expectations as guide
-from fixtures.guide.commands import prefect_version, set_api_url, view_config
-from fixtures.stack.cli_output import config_setting, key_values
-from fixtures.stack.states import follows_path
+from blueprint_harness.guide import expectations as expected
+from blueprint_harness.guide.commands import prefect_version, set_api_url, view_config
+from blueprint_harness.stack.cli_output import config_setting, key_values
+from blueprint_harness.stack.states import follows_path
 
 pytestmark = pytest.mark.phase1
 
@@ -16,8 +16,8 @@ pytestmark = pytest.mark.phase1
 def test_prefect_3_is_installed_and_serves_the_api(prefect_cli, prefect_api):
     fields = key_values(prefect_version(prefect_cli).stdout)
 
-    assert fields["Version"].split(".")[0] == str(guide.PREFECT_MAJOR_VERSION), fields
-    assert prefect_api.server_version().split(".")[0] == str(guide.PREFECT_MAJOR_VERSION)
+    assert fields["Version"].split(".")[0] == str(expected.PREFECT_MAJOR_VERSION), fields
+    assert prefect_api.server_version().split(".")[0] == str(expected.PREFECT_MAJOR_VERSION)
 
 
 @pytest.mark.own_server
@@ -26,19 +26,19 @@ def test_the_server_is_this_prefect_on_the_sessions_database(
 ):
     fields = key_values(prefect_version(prefect_cli).stdout)
 
-    assert fields["Database"] == prefect_stack.session.backend.database, fields
+    assert fields["Database"] == prefect_stack.sandbox.backend.database, fields
     assert prefect_api.server_version() == fields["Version"]
 
 
 def test_server_is_running_at_its_api_url(prefect_stack, prefect_api):
     assert prefect_api.get("health") is True
     assert prefect_api.is_ready()
-    if prefect_stack.server is not None:  # a server of our own: its processes too
-        assert all(process.is_running() for process in prefect_stack.server.processes)
+    # A server of our own: its processes too (someone else's has none of ours).
+    assert all(process.is_running() for process in prefect_stack.server.processes)
 
 
 def test_api_url_is_configured_in_the_sessions_own_profile(prefect_stack, prefect_cli):
-    api_url = prefect_stack.session.api_url
+    api_url = prefect_stack.sandbox.api_url
 
     set_api_url(prefect_cli, api_url)
     seen = config_setting(
@@ -46,15 +46,15 @@ def test_api_url_is_configured_in_the_sessions_own_profile(prefect_stack, prefec
     )
 
     assert seen == (api_url, "profile")
-    assert api_url in prefect_stack.session.profiles_path.read_text()
+    assert api_url in prefect_stack.sandbox.profiles_path.read_text()
 
 
 def test_local_run_exits_zero_and_prints_its_logs(local_run):
     output = local_run.cli.output
 
-    assert f"for flow '{guide.FLOW_NAME}'" in output
-    assert guide.records_loaded_pattern(
-        guide.DEFAULT_PARAMETERS["batch_size"], guide.DEFAULT_PARAMETERS["target_table"]
+    assert f"for flow '{expected.FLOW_NAME}'" in output
+    assert expected.records_loaded_pattern(
+        expected.DEFAULT_PARAMETERS["batch_size"], expected.DEFAULT_PARAMETERS["target_table"]
     ).search(output), output
     assert "Finished in state Completed()" in output
 
@@ -62,28 +62,28 @@ def test_local_run_exits_zero_and_prints_its_logs(local_run):
 def test_local_run_is_completed_in_the_api_under_the_flow_name(
     local_run, prefect_api, prefect_runs
 ):
-    record = prefect_runs.wait_settled(local_run.flow_run_id, tasks=guide.TASKS)
+    record = prefect_runs.wait_settled(local_run.flow_run_id, tasks=expected.TASKS)
 
     assert record.flow_run.state_name == "Completed"
-    assert follows_path(record.state_names, guide.LOCAL_RUN_PATH), record.describe()
-    assert prefect_api.get(f"flows/{record.flow_run.flow_id}")["name"] == guide.FLOW_NAME
-    assert record.flow_run.parameters == dict(guide.DEFAULT_PARAMETERS)
+    assert follows_path(record.state_names, expected.LOCAL_RUN_PATH), record.describe()
+    assert prefect_api.get(f"flows/{record.flow_run.flow_id}")["name"] == expected.FLOW_NAME
+    assert record.flow_run.parameters == dict(expected.DEFAULT_PARAMETERS)
 
 
 def test_local_run_task_runs_completed_and_logs_stored(local_run, prefect_runs):
-    record = prefect_runs.wait_settled(local_run.flow_run_id, tasks=guide.TASKS)
+    record = prefect_runs.wait_settled(local_run.flow_run_id, tasks=expected.TASKS)
 
-    params = guide.DEFAULT_PARAMETERS
-    loaded = guide.records_loaded_pattern(params["batch_size"], params["target_table"])
+    params = expected.DEFAULT_PARAMETERS
+    loaded = expected.records_loaded_pattern(params["batch_size"], params["target_table"])
 
-    for task in guide.TASKS:
+    for task in expected.TASKS:
         assert record.task(task).task_run.state_name == "Completed", record.describe()
     assert any(map(loaded.search, record.task_log_messages("load"))), record.describe()
 
 
 @pytest.mark.own_server
 def test_runs_are_stored_in_the_sessions_own_database(local_run, prefect_stack):
-    assert local_run.flow_run_id in prefect_stack.session.database.flow_run_ids()
+    assert local_run.flow_run_id in prefect_stack.sandbox.database.flow_run_ids()
 
 
 @pytest.mark.own_server
@@ -91,4 +91,4 @@ def test_ui_is_served_and_points_at_this_server(prefect_stack, prefect_api):
     page = prefect_api.ui_page("/")
 
     assert "<html" in page.lower()
-    assert prefect_api.ui_settings()["api_url"] == prefect_stack.session.api_url
+    assert prefect_api.ui_settings()["api_url"] == prefect_stack.sandbox.api_url

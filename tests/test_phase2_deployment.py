@@ -7,11 +7,11 @@ from datetime import timedelta
 
 import pytest
 
-from fixtures.guide import expectations as guide
-from fixtures.guide.commands import list_deployments, list_work_pools
-from fixtures.guide.manifest import declared_deployments
-from fixtures.guide.schedules import daily_occurrences, local_times, same_cron
-from fixtures.stack.cli_output import table_rows
+from blueprint_harness.guide import expectations as expected
+from blueprint_harness.guide.commands import list_deployments, list_work_pools
+from blueprint_harness.guide.manifest import declared_deployments
+from blueprint_harness.guide.schedules import daily_occurrences, local_times, same_cron
+from blueprint_harness.stack.cli_output import table_rows
 
 pytestmark = pytest.mark.phase2
 
@@ -20,8 +20,8 @@ def test_work_pool_is_created_with_type_process(work_pool, prefect_cli, guide_na
     listed = {row["Name"]: row["Type"] for row in table_rows(list_work_pools(prefect_cli).stdout)}
 
     assert f"Created work pool '{guide_names.pool}'" in work_pool.cli.stdout
-    assert listed.get(guide_names.pool) == guide.WORK_POOL_TYPE
-    assert work_pool.pool.type == guide.WORK_POOL_TYPE
+    assert listed.get(guide_names.pool) == expected.WORK_POOL_TYPE
+    assert work_pool.pool.type == expected.WORK_POOL_TYPE
     assert not work_pool.pool.is_paused
 
 
@@ -45,9 +45,9 @@ def test_deployment_is_registered_and_listed(deployment, prefect_cli, guide_name
 
 
 def test_manifest_declares_the_deployment_the_guide_deploys(prefect_stack):
-    declared = declared_deployments(prefect_stack.session.project_dir)
+    declared = declared_deployments(prefect_stack.sandbox.project_dir)
 
-    assert [d.get("name") for d in declared].count(guide.DEPLOYMENT_NAME) == 1, declared
+    assert [d.get("name") for d in declared].count(expected.DEPLOYMENT_NAME) == 1, declared
 
 
 def test_deployment_runs_the_flow_on_the_pool_with_the_default_parameters(deployment, guide_names):
@@ -57,10 +57,10 @@ def test_deployment_runs_the_flow_on_the_pool_with_the_default_parameters(deploy
         for name, spec in registered.parameter_schema.get("properties", {}).items()
     }
 
-    assert registered.entrypoint == guide.ENTRYPOINT
+    assert registered.entrypoint == expected.ENTRYPOINT
     assert registered.work_pool_name == guide_names.pool
-    assert registered.parameters == dict(guide.DEFAULT_PARAMETERS)
-    assert flow_defaults == dict(guide.DEFAULT_PARAMETERS), "the flow's own defaults"
+    assert registered.parameters == dict(expected.DEFAULT_PARAMETERS)
+    assert flow_defaults == dict(expected.DEFAULT_PARAMETERS), "the flow's own defaults"
 
 
 def test_schedule_is_daily_at_9_in_chicago_and_active(deployment):
@@ -69,18 +69,18 @@ def test_schedule_is_daily_at_9_in_chicago_and_active(deployment):
 
     assert len(schedules) == 1, schedules
     cron, timezone, active = schedules[0]
-    assert same_cron(cron, guide.SCHEDULE_CRON), cron
-    assert (timezone, active) == (guide.SCHEDULE_TIMEZONE, True)
+    assert same_cron(cron, expected.SCHEDULE_CRON), cron
+    assert (timezone, active) == (expected.SCHEDULE_TIMEZONE, True)
     assert not registered.paused
 
 
 def test_scheduler_creates_upcoming_runs_at_9_chicago_time(deployment, prefect_runs):
     runs = prefect_runs.wait_scheduled(deployment.deployment.id, at_least=2)
     starts = [run.expected_start_time for run in runs]
-    first_local = local_times(starts, guide.SCHEDULE_TIMEZONE)[0]
+    first_local = local_times(starts, expected.SCHEDULE_TIMEZONE)[0]
 
     assert starts == daily_occurrences(
-        first_local, guide.SCHEDULE_LOCAL_TIME, guide.SCHEDULE_TIMEZONE, len(starts)
+        first_local, expected.SCHEDULE_LOCAL_TIME, expected.SCHEDULE_TIMEZONE, len(starts)
     )
     assert timedelta(0) < starts[0] - deployment.created_at <= timedelta(days=1)
-    assert all(run.parameters == dict(guide.DEFAULT_PARAMETERS) for run in runs)
+    assert all(run.parameters == dict(expected.DEFAULT_PARAMETERS) for run in runs)

@@ -7,15 +7,15 @@ import re
 
 import pytest
 
-from fixtures.guide import expectations as guide
-from fixtures.guide.commands import list_flow_runs
-from fixtures.stack.cli_output import table_rows
-from fixtures.stack.executions import execution, once_problems, source_problems
-from fixtures.stack.states import follows_path, retry_delays
+from blueprint_harness.guide import expectations as expected
+from blueprint_harness.guide.commands import list_flow_runs
+from blueprint_harness.stack.cli_output import table_rows
+from blueprint_harness.stack.executions import execution, once_problems, source_problems
+from blueprint_harness.stack.states import follows_path, retry_delays
 
 pytestmark = pytest.mark.phase3
 
-COMPLETING = [t for t in guide.ALL_TRIGGERS if t.final_state == "Completed"]
+COMPLETING = [t for t in expected.ALL_TRIGGERS if t.final_state == "Completed"]
 
 
 def typed(parameters):
@@ -23,7 +23,7 @@ def typed(parameters):
     return {name: (type(value).__name__, value) for name, value in parameters.items()}
 
 
-@pytest.fixture(params=[t.key for t in guide.ALL_TRIGGERS])
+@pytest.fixture(params=[t.key for t in expected.ALL_TRIGGERS])
 def trigger_key(request):
     return request.param
 
@@ -35,7 +35,7 @@ def settled(trigger_key, triggered_runs, prefect_runs):
     return run, prefect_runs.wait_settled(run.flow_run_id, tasks=run.trigger.tasks)
 
 
-@pytest.fixture(params=[t.key for t in guide.FAILING_TRIGGERS])
+@pytest.fixture(params=[t.key for t in expected.FAILING_TRIGGERS])
 def failed(request, triggered_runs, prefect_runs):
     """(trigger, the API's full record of its run) for each run that must fail."""
     run = triggered_runs[request.param]
@@ -70,10 +70,10 @@ def test_run_behaviour_shows_its_parameters(trigger, triggered_runs, prefect_run
     run = triggered_runs[trigger.key]
     record = prefect_runs.wait_settled(run.flow_run_id, tasks=trigger.tasks)
     params = trigger.parameters
-    extracted = guide.records_extracted_pattern(params["batch_size"], params["source_url"])
-    loaded = guide.records_loaded_pattern(params["batch_size"], params["target_table"])
+    extracted = expected.records_extracted_pattern(params["batch_size"], params["source_url"])
+    loaded = expected.records_loaded_pattern(params["batch_size"], params["target_table"])
 
-    for task in guide.TASKS:
+    for task in expected.TASKS:
         assert record.task(task).task_run.state_name == "Completed", record.describe()
     assert any(map(extracted.search, record.task_log_messages("extract"))), record.describe()
     assert any(map(loaded.search, record.task_log_messages("load"))), record.describe()
@@ -84,7 +84,7 @@ def test_each_task_runs_with_its_retry_policy(trigger, triggered_runs, prefect_r
     run = triggered_runs[trigger.key]
     record = prefect_runs.wait_settled(run.flow_run_id, tasks=trigger.tasks)
 
-    for task, policy in guide.TASK_POLICIES.items():
+    for task, policy in expected.TASK_POLICIES.items():
         observed = record.task(task).task_run.retry_policy
         assert observed == (policy.retries, (policy.delay_seconds,) * policy.retries), task
 
@@ -103,50 +103,50 @@ def test_a_failing_task_fails_the_flow_and_later_tasks_never_run(failed):
 def test_a_failing_task_is_retried_three_times_then_fails(failed):
     trigger, record = failed
     failing = record.task(trigger.failing_task)
-    policy = guide.TASK_POLICIES[trigger.failing_task]
+    policy = expected.TASK_POLICIES[trigger.failing_task]
 
     assert failing.task_run.run_count == policy.retries + 1, record.describe()
-    assert failing.state_names == list(guide.retry_path(policy.retries)), record.describe()
+    assert failing.state_names == list(expected.retry_path(policy.retries)), record.describe()
 
 
 def test_retries_are_two_seconds_apart(failed):
     trigger, record = failed
     delays = retry_delays(record.task(trigger.failing_task).states)
-    expected = guide.TASK_POLICIES[trigger.failing_task].delay_seconds
+    delay_seconds = expected.TASK_POLICIES[trigger.failing_task].delay_seconds
 
-    assert len(delays) == guide.TASK_RETRIES, record.describe()
+    assert len(delays) == expected.TASK_RETRIES, record.describe()
     for delay in delays:
         assert delay.scheduled_seconds == pytest.approx(
-            expected, abs=guide.DELAY_SCHEDULED_TOLERANCE_SECONDS
+            delay_seconds, abs=expected.DELAY_SCHEDULED_TOLERANCE_SECONDS
         ), delay
         assert (
-            expected - guide.DELAY_EARLY_TOLERANCE_SECONDS
+            delay_seconds - expected.DELAY_EARLY_TOLERANCE_SECONDS
             <= delay.actual_seconds
-            <= expected + guide.DELAY_LATE_TOLERANCE_SECONDS
+            <= delay_seconds + expected.DELAY_LATE_TOLERANCE_SECONDS
         ), delay
 
 
 def test_retries_are_announced_in_the_stored_logs(failed):
     _, record = failed
 
-    for attempt in range(1, guide.TASK_RETRIES + 1):
-        assert any(guide.announces_retry(m, attempt) for m in record.log_messages), (
+    for attempt in range(1, expected.TASK_RETRIES + 1):
+        assert any(expected.announces_retry(m, attempt) for m in record.log_messages), (
             record.describe()
         )
 
 
 def test_run_executed_the_projects_own_flow_exactly_once(settled, prefect_stack):
     run, record = settled
-    ran = execution(prefect_stack.session, run.flow_run_id)
+    ran = execution(prefect_stack.sandbox, run.flow_run_id)
     params = run.trigger.parameters
     loaded = (
-        guide.records_loaded_pattern(params["batch_size"], params["target_table"])
+        expected.records_loaded_pattern(params["batch_size"], params["target_table"])
         if run.trigger.final_state == "Completed"
         else None
     )
 
     problems = [
-        *source_problems(prefect_stack.session, ran, guide.FLOW_SCRIPT),
+        *source_problems(prefect_stack.sandbox, ran, expected.FLOW_SCRIPT),
         *once_problems(record, ran, loaded),
     ]
 
@@ -159,24 +159,24 @@ def test_worker_log_shows_the_run_submitted_and_its_output(settled, prefect_work
     final = re.compile(rf"Finished in state {run.trigger.final_state}")
 
     prefect_stack.monitor.wait_for_log_line(
-        log, guide.worker_submission_pattern(run.flow_run_id), timeout=timeout
+        log, expected.worker_submission_pattern(run.flow_run_id), timeout=timeout
     )
     prefect_stack.monitor.wait_for_log_line(
-        log, guide.worker_output_pattern(record.flow_run.name, final), timeout=timeout
+        log, expected.worker_output_pattern(record.flow_run.name, final), timeout=timeout
     )
 
 
 def test_worker_log_shows_each_retry(failed, prefect_workers, prefect_stack):
     trigger, record = failed
     failing = record.task(trigger.failing_task).task_run
-    for attempt in range(1, guide.TASK_RETRIES + 1):
-        announcement = guide.retry_announcement_pattern(attempt)
+    for attempt in range(1, expected.TASK_RETRIES + 1):
+        announcement = expected.retry_announcement_pattern(attempt)
         lines = prefect_stack.monitor.wait_for_log_line(
             prefect_workers.log_paths,
-            guide.task_output_pattern(failing.name, announcement),
+            expected.task_output_pattern(failing.name, announcement),
             timeout=prefect_stack.runs.timeout,
         )
-        assert any(guide.announces_retry(line, attempt) for line in lines), lines
+        assert any(expected.announces_retry(line, attempt) for line in lines), lines
 
 
 @pytest.mark.own_server
@@ -184,8 +184,8 @@ def test_server_log_shows_its_activity_for_the_run(settled, prefect_stack):
     run, _ = settled
 
     prefect_stack.monitor.wait_for_log_line(
-        prefect_stack.server.process.log_path,
-        guide.server_activity_pattern(run.flow_run_id),
+        prefect_stack.own_server.process.log_path,
+        expected.server_activity_pattern(run.flow_run_id),
         timeout=prefect_stack.runs.timeout,
     )
 

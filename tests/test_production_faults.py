@@ -8,15 +8,15 @@ import signal
 
 import pytest
 
-from fixtures.faults import (
+from blueprint_harness.guide import expectations as expected
+from blueprint_harness.guide.commands import deploy
+from blueprint_harness.guide.faults import (
     fresh_requests,
     start_long_run,
     wait_ready_answers,
     whole_story,
 )
-from fixtures.guide import expectations as guide
-from fixtures.guide.commands import deploy
-from fixtures.guide.schedules import daily_occurrences, local_times
+from blueprint_harness.guide.schedules import daily_occurrences, local_times
 
 pytestmark = [pytest.mark.faults, pytest.mark.own_server]
 
@@ -34,13 +34,14 @@ def settled_whole(stack, run):
 
 @pytest.mark.postgresql
 def test_postgresql_restarted_mid_run_ready_says_so_and_the_run_keeps_its_history(
-    production_stack, production_workers, own_postgres
+    production_stack, production_workers, faults_servers
 ):
+    postgresql = faults_servers["postgresql"].process
     run = start_long_run(production_stack)
 
-    own_postgres.process.stop()
+    postgresql.stop()
     down = wait_ready_answers(production_stack, lambda status: status == 503, "ready to say 503")
-    own_postgres.process.start()  # same cluster, same port
+    postgresql.start()  # same cluster, same port
     wait_ready_answers(production_stack, lambda status: status == 200, "ready to say 200 again")
 
     assert down == 503
@@ -49,15 +50,16 @@ def test_postgresql_restarted_mid_run_ready_says_so_and_the_run_keeps_its_histor
 
 @pytest.mark.production
 def test_redis_restarted_mid_run_runs_end_and_their_events_and_logs_arrive(
-    production_stack, production_workers, own_redis
+    production_stack, production_workers, faults_servers
 ):
+    redis = faults_servers["redis"].process
     run = start_long_run(production_stack)
 
-    own_redis.process.stop()  # a graceful shutdown: the append-only file is kept
-    own_redis.process.start()
+    redis.stop()  # a graceful shutdown: the append-only file is kept
+    redis.start()
     record = settled_whole(production_stack, run)
 
-    assert any(guide.retry_announcement_pattern(3).search(m) for m in record.log_messages)
+    assert any(expected.retry_announcement_pattern(3).search(m) for m in record.log_messages)
 
 
 @pytest.mark.production
@@ -65,14 +67,14 @@ def test_one_api_process_killed_the_other_keeps_serving_and_it_is_replaced(
     production_stack, production_workers
 ):
     run = start_long_run(production_stack)
-    before = production_stack.server.api_processes()
+    before = production_stack.own_server.api_processes()
     victim = before[0]
 
     victim.kill()
     victim.wait(timeout=30)
-    right_after = fresh_requests(f"{production_stack.session.api_url}/health", 20)
+    right_after = fresh_requests(f"{production_stack.sandbox.api_url}/health", 20)
     replaced = production_stack.monitor.wait_for(
-        production_stack.server.api_processes,
+        production_stack.own_server.api_processes,
         lambda now: len(now) == len(before) and victim.pid not in {p.pid for p in now},
         timeout=production_stack.runs.timeout,
         expected=f"the supervisor to replace API process {victim.pid}",
@@ -89,7 +91,7 @@ def test_the_services_killed_scheduling_stops_and_restarted_it_catches_up_once(
     production_stack, production_workers, production_steps
 ):
     deployment = production_steps.deployment().result().deployment
-    services = production_stack.server.services
+    services = production_stack.own_server.services
     runs = production_stack.runs
     before = runs.wait_scheduled(deployment.id, at_least=1)
 
@@ -100,10 +102,10 @@ def test_the_services_killed_scheduling_stops_and_restarted_it_catches_up_once(
     services.start()
     after = runs.wait_scheduled(deployment.id, at_least=len(before))
     starts = sorted(run.expected_start_time for run in after)
-    first = local_times(starts, guide.SCHEDULE_TIMEZONE)[0]
+    first = local_times(starts, expected.SCHEDULE_TIMEZONE)[0]
 
     assert while_down == [], [str(run) for run in while_down]
     assert len(starts) == len(set(starts)), "two scheduled runs for the same time"
     assert starts == daily_occurrences(
-        first, guide.SCHEDULE_LOCAL_TIME, guide.SCHEDULE_TIMEZONE, len(starts)
+        first, expected.SCHEDULE_LOCAL_TIME, expected.SCHEDULE_TIMEZONE, len(starts)
     )

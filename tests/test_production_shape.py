@@ -5,21 +5,21 @@ from __future__ import annotations
 
 import pytest
 
-from fixtures.backends.redis import in_memory_settings
-from fixtures.guide import expectations as guide
-from fixtures.stack.environment import venv_bin
+from blueprint_harness.backends.redis import in_memory_settings
+from blueprint_harness.guide import expectations as expected
+from blueprint_harness.stack.sandbox import venv_bin
 
 pytestmark = [pytest.mark.production, pytest.mark.phase2]
 
 
 def test_no_server_setting_is_left_in_memory(prefect_stack):
-    session = prefect_stack.session
+    session = prefect_stack.sandbox
 
     assert in_memory_settings(venv_bin() / "python", session.env(), session.workdir) == {}
 
 
 def test_the_api_runs_in_two_processes_and_the_services_in_their_own(prefect_stack):
-    server = prefect_stack.server
+    server = prefect_stack.own_server
 
     assert len(server.api_processes()) == 2
     assert server.services is not None
@@ -29,8 +29,8 @@ def test_the_api_runs_in_two_processes_and_the_services_in_their_own(prefect_sta
 
 
 def test_migrations_ran_once_before_the_api_started(prefect_stack):
-    database = prefect_stack.session.database
-    api_log = prefect_stack.server.process.log_path.read_text()
+    database = prefect_stack.sandbox.database
+    api_log = prefect_stack.own_server.process.log_path.read_text()
 
     assert database.migration_version()
     assert "Running upgrade" not in api_log
@@ -38,14 +38,14 @@ def test_migrations_ran_once_before_the_api_started(prefect_stack):
 
 
 def test_two_workers_poll_the_pool(prefect_workers, prefect_api):
-    registered = {w.name: w.status for w in prefect_api.workers(guide.WORK_POOL_NAME)}
+    registered = {w.name: w.status for w in prefect_api.workers(expected.WORK_POOL_NAME)}
 
     assert len(prefect_workers.workers) == 2
     assert [registered.get(name) for name in prefect_workers.names] == ["ONLINE", "ONLINE"]
 
 
 def test_the_check_sees_a_setting_left_in_memory(prefect_stack):
-    session = prefect_stack.session
+    session = prefect_stack.sandbox
     without_docket = session.env({"PREFECT_SERVER_DOCKET_URL": None})
 
     left = in_memory_settings(venv_bin() / "python", without_docket, session.workdir)

@@ -9,11 +9,11 @@ import httpx
 import psutil
 import pytest
 
-from fixtures.factories import session_fixture, stack_fixture
-from fixtures.guide import expectations as guide
-from fixtures.guide.commands import list_work_pools, run_flow_locally
-from fixtures.inner_sessions import run_inner_session, side_by_side
-from fixtures.process.ports import LOOPBACK
+from blueprint_harness.guide import expectations as expected
+from blueprint_harness.guide.commands import list_work_pools, run_flow_locally
+from blueprint_harness.outside import run_inner_pytest, side_by_side
+from blueprint_harness.process.ports import LOOPBACK
+from fixtures.factories import sandbox_fixture, stack_fixture
 
 pytestmark = [pytest.mark.security, pytest.mark.own_server]
 
@@ -27,8 +27,8 @@ PREFECT_API_URL = "{POISONED_URL}"
 PREFECT_LOGGING_LEVEL = "CRITICAL"
 """
 
-auth_session = session_fixture(scope="module", label="auth", auth_string=CREDENTIALS)
-auth_stack = stack_fixture(session="auth_session", scope="module")
+auth_sandbox = sandbox_fixture(scope="module", label="auth", auth_string=CREDENTIALS)
+auth_stack = stack_fixture(sandbox="auth_sandbox", scope="module")
 
 
 def listening_addresses(pid):
@@ -40,7 +40,7 @@ def listening_addresses(pid):
 
 
 def test_the_server_listens_on_loopback_only(prefect_stack):
-    server = prefect_stack.server
+    server = prefect_stack.own_server
 
     assert listening_addresses(server.process.pid) == {LOOPBACK}
     assert all(listening_addresses(p.pid) <= {LOOPBACK} for p in server.api_processes())
@@ -70,13 +70,13 @@ def hostile_home_and_auth_sessions(tmp_path_factory):
     ended = side_by_side(
         {
             "hostile": partial(
-                run_inner_session,
+                run_inner_pytest,
                 tmp_path_factory.mktemp("hostile"),
                 ["-m", "phase1"],
                 env=user_env,
             ),
             "auth": partial(
-                run_inner_session,
+                run_inner_pytest,
                 tmp_path_factory.mktemp("auth"),
                 ["-m", "phase1", f"--prefect-auth-string={CREDENTIALS}"],
             ),
@@ -102,7 +102,7 @@ def test_phase_1_passes_with_basic_auth_on(hostile_home_and_auth_sessions):
 
 
 def test_with_auth_on_the_api_refuses_calls_without_credentials(auth_stack):
-    response = httpx.post(f"{auth_stack.session.api_url}/flow_runs/filter", json={})
+    response = httpx.post(f"{auth_stack.sandbox.api_url}/flow_runs/filter", json={})
 
     assert response.status_code == 401
 
@@ -122,4 +122,6 @@ def test_with_auth_on_the_guides_commands_work_with_credentials(auth_stack):
 
     assert list_work_pools(auth_stack.cli).returncode == 0
     assert auth_stack.runs.wait_terminal(local.flow_run_id).state_name == "Completed"
-    assert auth_stack.api.flow_run(local.flow_run_id).parameters == dict(guide.DEFAULT_PARAMETERS)
+    assert auth_stack.api.flow_run(local.flow_run_id).parameters == dict(
+        expected.DEFAULT_PARAMETERS
+    )

@@ -12,13 +12,13 @@ from functools import partial
 
 import pytest
 
-from fixtures.inner_sessions import (
+from blueprint_harness.outside import (
     WATCHDOG_BOUND_SECONDS,
     describe_processes,
     kill_with_its_watchdog,
     port_is_free,
     processes_under,
-    run_inner_session,
+    run_inner_pytest,
     send,
     side_by_side,
     write_inner_project,
@@ -33,7 +33,7 @@ import os, pathlib, signal, time
 
 import pytest
 
-from fixtures.faults import start_long_run
+from blueprint_harness.guide.faults import start_long_run
 
 MODE = os.environ["INNER_MODE"]
 
@@ -51,7 +51,7 @@ def test_session_with_a_run_in_flight(run_in_flight, prefect_stack):
     if MODE in ("interrupt", "timeout"):
         time.sleep(600)
     if MODE == "server-dies":
-        os.kill(prefect_stack.server.process.pid, signal.SIGKILL)
+        os.kill(prefect_stack.own_server.process.pid, signal.SIGKILL)
         killed = time.monotonic()
         try:
             prefect_stack.runs.wait_terminal(run_in_flight.flow_run_id)
@@ -77,7 +77,7 @@ def end_a_session(scratch, scenario):
     mode, ending, _ = SCENARIOS[scenario]
     args = write_inner_project(scratch, INNER_TEST)
     env = {**os.environ, "INNER_MODE": mode}
-    return run_inner_session(scratch, args, env=env, ending=ending)
+    return run_inner_pytest(scratch, args, env=env, ending=ending)
 
 
 @pytest.fixture(scope="module")
@@ -108,9 +108,9 @@ def killed_with_its_watchdog(tmp_path_factory):
     scratch = tmp_path_factory.mktemp("killed-with-watchdog")
     args = write_inner_project(scratch, INNER_TEST)
     env = {**os.environ, "INNER_MODE": "interrupt"}
-    killed = run_inner_session(scratch, args, env=env, ending=kill_with_its_watchdog)
+    killed = run_inner_pytest(scratch, args, env=env, ending=kill_with_its_watchdog)
     left = describe_processes(processes_under(scratch))
-    later = run_inner_session(
+    later = run_inner_pytest(
         scratch, [*args, "--collect-only"], env=env, log_dir=scratch / "later-logs"
     )
     return killed, left, later

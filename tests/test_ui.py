@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import pytest
 
-from fixtures.guide import expectations as guide
-from fixtures.guide.schedules import local_times
+from blueprint_harness.guide import expectations as expected
+from blueprint_harness.guide.schedules import local_times
 
 pytestmark = pytest.mark.ui
 
@@ -16,7 +16,7 @@ def test_the_local_run_is_completed_under_flow_runs(ui, local_run, prefect_api, 
     run = prefect_runs.wait_terminal(local_run.flow_run_id)
 
     ui.open("/v2/runs", "flow-runs")
-    ui.check(ui.run_card(run.name), f"run {run.name!r} as Completed", text=guide.UI_COMPLETED)
+    ui.check(ui.run_card(run.name), f"run {run.name!r} as Completed", text=expected.UI_COMPLETED)
 
 
 @pytest.mark.phase2
@@ -24,21 +24,21 @@ def test_the_deployment_page_shows_its_schedule_and_next_run_at_9_chicago(
     ui, deployment, prefect_runs, guide_names
 ):
     upcoming = prefect_runs.wait_scheduled(deployment.deployment.id, at_least=1)[0]
-    next_run = local_times([upcoming.expected_start_time], guide.SCHEDULE_TIMEZONE)[0]
+    next_run = local_times([upcoming.expected_start_time], expected.SCHEDULE_TIMEZONE)[0]
 
     ui.open(f"/v2/deployments/deployment/{deployment.deployment.id}", "deployment")
     ui.check(ui.page.get_by_text(guide_names.deployment), "the deployment's name")
     ui.check(
-        ui.page.get_by_text(guide.UI_SCHEDULE_WORDING),
-        f"the schedule {guide.UI_SCHEDULE_WORDING!r}",
+        ui.page.get_by_text(expected.UI_SCHEDULE_WORDING),
+        f"the schedule {expected.UI_SCHEDULE_WORDING!r}",
     )
-    ui.check(ui.page.get_by_text(guide.UI_NEXT_RUN), f"the {guide.UI_NEXT_RUN!r} heading")
+    ui.check(ui.page.get_by_text(expected.UI_NEXT_RUN), f"the {expected.UI_NEXT_RUN!r} heading")
     ui.check(
         ui.run_card(upcoming.name),
         f"the next run at {next_run:%H:%M} Chicago time",
-        text=next_run.strftime(guide.UI_DATE_FORMAT),
+        text=next_run.strftime(expected.UI_DATE_FORMAT),
     )
-    assert next_run.time() == guide.SCHEDULE_LOCAL_TIME
+    assert next_run.time() == expected.SCHEDULE_LOCAL_TIME
 
 
 @pytest.mark.phase3
@@ -47,8 +47,8 @@ def test_the_failing_run_page_shows_failed_and_each_retry(ui, triggered_runs, pr
     record = prefect_runs.wait_settled(failing.flow_run_id, tasks=failing.trigger.tasks)
 
     ui.open(f"/v2/runs/flow-run/{failing.flow_run_id}", "failing-run")
-    ui.check(ui.page.get_by_text(guide.UI_FAILED, exact=True), "the run as Failed")
-    for attempt in range(1, guide.TASK_RETRIES + 1):
-        announcement = guide.retry_announcement_pattern(attempt)
+    ui.check(ui.page.get_by_text(expected.UI_FAILED, exact=True), "the run as Failed")
+    for attempt in range(1, expected.TASK_RETRIES + 1):
+        announcement = expected.retry_announcement_pattern(attempt)
         ui.check(ui.page.get_by_text(announcement), f"the log line of retry {attempt}/3")
     assert record.flow_run.state_name == "Failed"

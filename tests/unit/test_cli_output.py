@@ -2,7 +2,7 @@
 
 import pytest
 
-from fixtures.stack.cli_output import config_setting, find_uuid, key_values, table_rows
+from blueprint_harness.stack.cli_output import config_setting, find_uuid, key_values, table_rows
 
 pytestmark = pytest.mark.unit
 

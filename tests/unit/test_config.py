@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from fixtures.config import (
+from blueprint_harness.config import (
     OPTIONS,
     ConfigError,
     check_project,

@@ -2,8 +2,8 @@
 
 import pytest
 
-from fixtures.process.cpu import FLOW_RUNS, role_of
-from fixtures.process.janitor import MARKER
+from blueprint_harness.process.cpu import FLOW_RUNS, role_of
+from blueprint_harness.process.janitor import MARKER
 
 pytestmark = pytest.mark.unit
 

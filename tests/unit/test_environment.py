@@ -2,14 +2,14 @@
 
 import pytest
 
-from fixtures.stack.environment import SessionEnvironment, free_port, venv_bin
+from blueprint_harness.stack.sandbox import Sandbox, free_port, venv_bin
 
 pytestmark = pytest.mark.unit
 
 
 @pytest.fixture
 def session(tmp_path):
-    return SessionEnvironment.create(tmp_path / "s", tmp_path, port=4321)
+    return Sandbox.create(tmp_path / "s", tmp_path, port=4321)
 
 
 def test_inherited_prefect_settings_are_dropped(session, monkeypatch):
@@ -45,7 +45,7 @@ def test_an_override_of_none_removes_a_variable(session):
 
 
 def test_extra_settings_reach_every_child(tmp_path):
-    session = SessionEnvironment.create(tmp_path / "s", tmp_path, extra_settings={"PREFECT_X": "1"})
+    session = Sandbox.create(tmp_path / "s", tmp_path, extra_settings={"PREFECT_X": "1"})
 
     assert session.env()["PREFECT_X"] == "1"
 

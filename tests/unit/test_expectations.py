@@ -4,7 +4,7 @@ import json
 
 import pytest
 
-from fixtures.guide import expectations as guide
+from blueprint_harness.guide import expectations as expected
 
 pytestmark = pytest.mark.unit
 
@@ -25,50 +25,50 @@ def cli_overrides(cli_args):
     return overrides
 
 
-@pytest.mark.parametrize("trigger", guide.TRIGGERS, ids=lambda t: t.key)
+@pytest.mark.parametrize("trigger", expected.TRIGGERS, ids=lambda t: t.key)
 def test_each_triggers_overrides_are_what_its_cli_arguments_say(trigger):
     assert cli_overrides(trigger.cli_args) == dict(trigger.overrides)
 
 
 def test_triggers_are_the_guides_four_steps():
-    assert [t.key for t in guide.TRIGGERS] == [
+    assert [t.key for t in expected.TRIGGERS] == [
         "default",
         "param-overrides",
         "json-params",
         "failing-url",
     ]
-    assert guide.TRIGGERS_BY_KEY["param-overrides"].parameters["batch_size"] == 50
-    assert guide.TRIGGERS_BY_KEY["json-params"].parameters == {
+    assert expected.TRIGGERS_BY_KEY["param-overrides"].parameters["batch_size"] == 50
+    assert expected.TRIGGERS_BY_KEY["json-params"].parameters == {
         "batch_size": 200,
-        "source_url": guide.DEFAULT_PARAMETERS["source_url"],
+        "source_url": expected.DEFAULT_PARAMETERS["source_url"],
         "target_table": "warehouse.test.metrics",
     }
 
 
 def test_of_the_guides_triggers_only_the_failing_url_fails_and_it_stops_at_extract():
-    failing = guide.TRIGGERS_BY_KEY["failing-url"]
+    failing = expected.TRIGGERS_BY_KEY["failing-url"]
 
-    assert [t.key for t in guide.TRIGGERS if t.final_state == "Failed"] == ["failing-url"]
-    assert failing.path == guide.FAILED_PATH
+    assert [t.key for t in expected.TRIGGERS if t.final_state == "Failed"] == ["failing-url"]
+    assert failing.path == expected.FAILED_PATH
     assert failing.tasks == ("extract",)
 
 
 def test_the_failing_table_runs_extract_and_transform_then_fails_in_load():
-    failing = guide.TRIGGERS_BY_KEY["failing-table"]
+    failing = expected.TRIGGERS_BY_KEY["failing-table"]
 
     assert failing.final_state == "Failed"
     assert failing.tasks == ("extract", "transform", "load")
 
 
 def test_only_the_io_tasks_retry_and_both_the_same_way():
-    policies = guide.TASK_POLICIES
+    policies = expected.TASK_POLICIES
 
-    assert policies["extract"] == policies["load"] == guide.RetryPolicy(3, 2.0)
+    assert policies["extract"] == policies["load"] == expected.RetryPolicy(3, 2.0)
     assert policies["transform"].retries == 0
 
 
 def test_retry_path_has_an_await_and_a_restart_per_retry():
-    assert guide.retry_path(3) == (
+    assert expected.retry_path(3) == (
         "Pending",
         "Running",
         "AwaitingRetry",
@@ -83,11 +83,11 @@ def test_retry_path_has_an_await_and_a_restart_per_retry():
 
 def test_defaults_cannot_be_changed_at_run_time():
     with pytest.raises(TypeError):
-        guide.DEFAULT_PARAMETERS["batch_size"] = 1  # type: ignore[index]
+        expected.DEFAULT_PARAMETERS["batch_size"] = 1  # type: ignore[index]
 
 
 def test_log_patterns_match_the_lines_they_are_meant_for_in_any_wording():
-    loaded = guide.records_loaded_pattern(50, "warehouse.test.metrics")
+    loaded = expected.records_loaded_pattern(50, "warehouse.test.metrics")
 
     assert loaded.search("Pipeline finished: loaded 50 records into warehouse.test.metrics")
     assert loaded.search("Wrote warehouse.test.metrics: 50 rows")
@@ -99,14 +99,14 @@ def test_log_patterns_match_the_lines_they_are_meant_for_in_any_wording():
 def test_a_retry_announcement_is_read_by_its_delays_value(delay):
     line = f"Task run failed with exception: X - Retry 2/3 will start {delay} second(s) from now"
 
-    assert guide.announces_retry(line, 2)
-    assert not guide.announces_retry(line, 1)
-    assert not guide.announces_retry(line.replace("2/3", "2/4"), 2)
-    assert not guide.announces_retry(line.replace(f"{delay} second", "3 second"), 2)
+    assert expected.announces_retry(line, 2)
+    assert not expected.announces_retry(line, 1)
+    assert not expected.announces_retry(line.replace("2/3", "2/4"), 2)
+    assert not expected.announces_retry(line.replace(f"{delay} second", "3 second"), 2)
 
 
 def test_the_embedded_default_backend_is_the_guides_sqlite():
-    from fixtures.backends import BACKENDS
-    from fixtures.config import default_config
+    from blueprint_harness.backends import BACKENDS
+    from blueprint_harness.config import default_config
 
-    assert BACKENDS[default_config().backend].database == guide.DATABASE
+    assert BACKENDS[default_config().backend].database == expected.DATABASE

@@ -8,7 +8,12 @@ from pathlib import Path
 import psutil
 import pytest
 
-from fixtures.process.managed import ProcessDied, ProcessSpec, StartupTimeout, managed_process
+from blueprint_harness.process.managed import (
+    ProcessDied,
+    ProcessSpec,
+    StartupTimeout,
+    managed_process,
+)
 
 pytestmark = pytest.mark.unit
 

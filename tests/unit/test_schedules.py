@@ -5,7 +5,7 @@ from itertools import pairwise
 
 import pytest
 
-from fixtures.guide.schedules import daily_occurrences, local_times, same_cron
+from blueprint_harness.guide.schedules import daily_occurrences, local_times, same_cron
 
 pytestmark = pytest.mark.unit
 

@@ -4,8 +4,8 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from fixtures.stack.models import State
-from fixtures.stack.states import follows_path, format_history, retry_delays
+from blueprint_harness.stack.models import State
+from blueprint_harness.stack.states import follows_path, format_history, retry_delays
 
 pytestmark = pytest.mark.unit
 

@@ -4,9 +4,9 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from fixtures.report.timeline import _segments, draw
-from fixtures.stack.models import FlowRun, State, TaskRun
-from fixtures.stack.runs import RunRecord, TaskRunRecord
+from blueprint_harness.report.timeline import _segments, draw
+from blueprint_harness.stack.models import FlowRun, State, TaskRun
+from blueprint_harness.stack.runs import RunRecord, TaskRunRecord
 
 pytestmark = pytest.mark.unit
 

@@ -5,8 +5,8 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from fixtures.stack.states import RetryDelay
-from fixtures.stack.timings import DEPLOY, SERVER_START, WORK_POOL, Timings
+from blueprint_harness.stack.states import RetryDelay
+from blueprint_harness.stack.timings import DEPLOY, SERVER_START, WORK_POOL, Timings
 
 pytestmark = pytest.mark.unit
 

@@ -4,7 +4,7 @@ import itertools
 
 import pytest
 
-from fixtures.process.waiting import WaitTimeout, wait_for
+from blueprint_harness.process.waiting import WaitTimeout, wait_for
 
 pytestmark = pytest.mark.unit
 

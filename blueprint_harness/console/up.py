@@ -1,0 +1,159 @@
+"""`blueprint up`: the blueprint's stack in one terminal, for people who look around by hand.
+
+Brings up what the guide spreads over three terminals (the server, the work pool, the
+worker, the deployment) on the embedded default or another backend, prints the UI's URL
+and the guide's trigger commands ready to paste, streams the server's and the workers'
+logs with a prefix each, and on Ctrl-C stops everything, leaving nothing running. It is
+the harness's own lifecycle (the same context managers the fixtures wrap), not a copy.
+
+    blueprint up                        # SQLite, one server, one worker
+    blueprint up --backend production   # PostgreSQL, Redis, 2 API processes, 2 workers
+"""
+
+from __future__ import annotations
+
+import argparse
+import re
+import shlex
+import signal
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Iterator, Sequence
+from contextlib import ExitStack, contextmanager
+from dataclasses import replace
+from pathlib import Path
+from types import FrameType
+
+from blueprint_harness.backends import BACKENDS, BackendUnavailable, check_installed
+from blueprint_harness.config import ConfigError, check_project, default_config
+from blueprint_harness.guide import commands, expectations
+from blueprint_harness.process import janitor
+from blueprint_harness.process import xprocess_adapter as xprocess_lib
+from blueprint_harness.process.watchdog import watched_session
+from blueprint_harness.stack.stack import Stack, running_stack_workers
+from blueprint_harness.stack.standalone import standalone_stack
+
+READY = "ready in"  # the line that says the stack is up (tests wait for it)
+FOLLOW_INTERVAL_SECONDS = 0.2
+# The workers' once-a-second polling, which would bury everything else (kept in the files).
+POLLING = re.compile(r'"(POST|PATCH) /api/work_pools/[^ ]+/(get_scheduled_flow_runs|workers/)')
+
+
+def _interrupt(signum: int, frame: FrameType | None) -> None:
+    raise KeyboardInterrupt(signal.Signals(signum).name)
+
+
+def follow(path: Path, prefix: str, stop: threading.Event) -> None:
+    """Print the lines a log file gains, each after `prefix`, until `stop` is set."""
+    offset = 0
+    while not stop.is_set():
+        if path.exists():
+            with path.open(errors="replace") as log:
+                log.seek(offset)
+                for line in log:
+                    if not line.endswith("\n"):
+                        break  # half a line: read it whole next time
+                    offset += len(line.encode(errors="replace"))
+                    if not POLLING.search(line):
+                        print(f"{prefix} {line}", end="", flush=True)
+        stop.wait(FOLLOW_INTERVAL_SECONDS)
+
+
+@contextmanager
+def streaming(logs: Sequence[tuple[str, Path]]) -> Iterator[None]:
+    stop = threading.Event()
+    threads = [
+        threading.Thread(target=follow, args=(path, f"[{name}]", stop), daemon=True)
+        for name, path in logs
+    ]
+    for thread in threads:
+        thread.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        for thread in threads:
+            thread.join(timeout=2)
+
+
+def banner(stack: Stack, project: Path, seconds: float) -> str:
+    """The URLs and the guide's commands, ready to paste into another terminal."""
+    sandbox = stack.sandbox
+    lines = [
+        "",
+        f"The blueprint's stack is up ({sandbox.backend.describe()}).",
+        f"  UI:   {sandbox.base_url}",
+        f"  API:  {sandbox.api_url}",
+        f"  logs: {sandbox.logs}",
+        "",
+        "In another terminal:",
+        f"  cd {shlex.quote(str(project))} && source .venv/bin/activate",
+        f"  export PREFECT_API_URL={sandbox.api_url}",
+    ]
+    for trigger in expectations.TRIGGERS:
+        args = shlex.join(["prefect", "deployment", "run", expectations.DEPLOYMENT_FULL_NAME])
+        lines.append(f"  {' '.join([args, *map(shlex.quote, trigger.cli_args)])}")
+    lines += ["  prefect flow-run ls", "", f"{READY} {seconds:.1f}s; Ctrl-C stops everything.", ""]
+    return "\n".join(lines)
+
+
+def up(backend: str, project: Path) -> None:
+    """Bring the stack up, show it, stream its logs until interrupted, then stop it."""
+    began = time.monotonic()
+    config = replace(default_config(), backend=backend, project_dir=project)
+    scratch = Path(tempfile.mkdtemp(prefix="blueprint-up-"))
+    xprocess = xprocess_lib.standalone(scratch / "xprocess")
+    with watched_session(), ExitStack() as stack_of:
+        cache = project / ".pytest_cache" / "d" / "prefect-db-templates"
+        stack = stack_of.enter_context(standalone_stack(xprocess, scratch, config, cache))
+        commands.create_work_pool(stack.cli)
+        fleet = stack_of.enter_context(
+            running_stack_workers(xprocess, stack, expectations.WORK_POOL_NAME, config)
+        )
+        commands.deploy(stack.cli)
+        server = stack.own_server
+        logs = [("server", server.process.log_path)]
+        if server.services is not None:
+            logs.append(("services", server.services.log_path))
+        logs += [
+            (w.process.log_path.stem.removeprefix("prefect-"), w.process.log_path)
+            for w in fleet.workers
+        ]
+        print(banner(stack, project, time.monotonic() - began), flush=True)
+        with streaming(logs):
+            threading.Event().wait()  # until Ctrl-C (or SIGTERM, SIGHUP) interrupts
+
+
+def add_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """`blueprint up [--backend ...] [--project-dir ...]`."""
+    parser = commands.add_parser("up", help="bring the stack up; Ctrl-C stops it")
+    parser.add_argument("--backend", choices=sorted(BACKENDS), default="sqlite")
+    parser.add_argument(
+        "--project-dir", type=Path, default=Path.cwd(), help="the blueprint (default: here)"
+    )
+    parser.set_defaults(run=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    """Until Ctrl-C, SIGTERM or SIGHUP (0), or a usage error (2)."""
+    for sig in (signal.SIGTERM, signal.SIGHUP):
+        signal.signal(sig, _interrupt)
+    # Started as a shell's background job, a program inherits SIGINT ignored, and Python
+    # keeps it so: Ctrl-C and `kill -INT` must stop it all the same.
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    janitor.become_subreaper()
+    try:
+        project = check_project(args.project_dir.resolve())
+        check_installed(args.backend)
+        up(args.backend, project)
+    except (ConfigError, BackendUnavailable) as error:
+        print(f"blueprint up: {error}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        pass
+    finally:
+        janitor.reap_zombie_children()
+    print("Stopped: the server, the worker(s) and their runs; nothing is left running.")
+    return 0

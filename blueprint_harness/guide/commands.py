@@ -1,0 +1,153 @@
+"""The guide's Terminal A commands, as the guide writes them, and what each one yields."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from blueprint_harness.guide import expectations
+from blueprint_harness.guide.names import GUIDE_NAMES, GuideNames
+from blueprint_harness.stack.cli import CliResult, PrefectCli
+from blueprint_harness.stack.cli_output import find_uuid
+from blueprint_harness.stack.models import Deployment, WorkPool
+
+
+def _ignore(flow_run_id: str) -> None:
+    """Nobody needs to hear of a new run."""
+
+
+@dataclass(frozen=True)
+class TriggeredRun:
+    """A deployment run created by `prefect deployment run ...`."""
+
+    trigger: expectations.Trigger
+    cli: CliResult
+    flow_run_id: str
+    triggered_at: datetime  # wall-clock time when the command started
+
+
+@dataclass(frozen=True)
+class LocalRun:
+    """The result of `python flows/data_pipeline.py` (Step 1.7)."""
+
+    cli: CliResult
+    flow_run_id: str
+    started_at: datetime
+
+
+@dataclass(frozen=True)
+class PoolCreated:
+    """Step 2.1's command and the pool the API then shows."""
+
+    cli: CliResult
+    pool: WorkPool
+
+    @property
+    def name(self) -> str:
+        return self.pool.name
+
+
+@dataclass(frozen=True)
+class Deployed:
+    """Step 2.4's command and the deployment the API then shows."""
+
+    cli: CliResult
+    deployment: Deployment
+    created_at: datetime  # wall-clock time just before the deploy command ran
+
+
+def prefect_version(cli: PrefectCli) -> CliResult:
+    """Step 1.3: `prefect version`."""
+    return cli.prefect("version")
+
+
+def set_api_url(cli: PrefectCli, api_url: str) -> CliResult:
+    """Step 1.5: `prefect config set PREFECT_API_URL=...` (in the session's own profile)."""
+    return cli.prefect("config", "set", f"PREFECT_API_URL={api_url}")
+
+
+def view_config(cli: PrefectCli, *, from_profile_only: bool = False) -> CliResult:
+    """Step 1.6: `prefect config view`; optionally without the session's env override."""
+    env = cli.env_without("PREFECT_API_URL") if from_profile_only else None
+    return cli.prefect("config", "view", env=env)
+
+
+def run_flow_script(cli: PrefectCli, expect: int | None = 0) -> CliResult:
+    """`python flows/data_pipeline.py` from the project root, whatever it exits with."""
+    return cli.python(expectations.FLOW_SCRIPT, expect=expect)
+
+
+def run_flow_locally(cli: PrefectCli, on_created: Callable[[str], None] = _ignore) -> LocalRun:
+    """Step 1.7: `python flows/data_pipeline.py` from the project root. `on_created` hears
+    of the run it made even when the script then fails."""
+    started_at = datetime.now(UTC)
+    result = run_flow_script(cli, expect=None)
+    flow_run_id = find_uuid(result.output, "/runs/flow-run/")
+    if flow_run_id:
+        on_created(flow_run_id)
+    cli.check(result, expect=0)
+    assert flow_run_id, f"no flow run URL in the local run's output:\n{result.describe()}"
+    return LocalRun(result, flow_run_id, started_at)
+
+
+def create_work_pool(
+    cli: PrefectCli, names: GuideNames = GUIDE_NAMES, expect: int | None = 0
+) -> CliResult:
+    """Step 2.1: `prefect work-pool create "local-process-pool" --type process`."""
+    return cli.prefect(
+        "work-pool", "create", names.pool, "--type", expectations.WORK_POOL_TYPE, expect=expect
+    )
+
+
+def list_work_pools(cli: PrefectCli, expect: int | None = 0) -> CliResult:
+    """Step 2.2: `prefect work-pool ls`."""
+    return cli.prefect("work-pool", "ls", expect=expect)
+
+
+def deploy(cli: PrefectCli, names: GuideNames = GUIDE_NAMES, expect: int | None = 0) -> CliResult:
+    """Step 2.4: `prefect deploy --name production-etl --no-prompt` from the project root
+    (on a shared server, under the session's own names: `--name ... --pool ...`)."""
+    renamed = () if names.exact else ("--pool", names.pool)
+    return cli.prefect("deploy", "--name", names.deployment, *renamed, "--no-prompt", expect=expect)
+
+
+def list_deployments(cli: PrefectCli) -> CliResult:
+    """Step 2.5: `prefect deployment ls`."""
+    return cli.prefect("deployment", "ls")
+
+
+def list_flow_runs(cli: PrefectCli, names: GuideNames = GUIDE_NAMES) -> CliResult:
+    """Step 3.2: `prefect flow-run ls` (on a shared server, where the 15 most recent runs
+    may be anyone's, only the blueprint's flow's, and more of them)."""
+    shared = () if names.exact else ("--flow-name", expectations.FLOW_NAME, "--limit", "200")
+    return cli.prefect("flow-run", "ls", *shared)
+
+
+def run_deployment(
+    cli: PrefectCli, *args: str, names: GuideNames = GUIDE_NAMES, expect: int | None = 0
+) -> CliResult:
+    """`prefect deployment run 'Enterprise Data Pipeline/production-etl' <args>`."""
+    return cli.prefect("deployment", "run", names.deployment_full, *args, expect=expect)
+
+
+def created_run_id(result: CliResult) -> str | None:
+    """The flow run a `prefect deployment run` created, if it created one."""
+    return find_uuid(result.output, "UUID:")
+
+
+def trigger(
+    cli: PrefectCli,
+    trigger: expectations.Trigger,
+    names: GuideNames = GUIDE_NAMES,
+    on_created: Callable[[str], None] = _ignore,
+) -> TriggeredRun:
+    """Steps 3.1 and 3.3-3.5: `prefect deployment run 'Enterprise Data Pipeline/...' ...`."""
+    started = datetime.now(UTC)
+    result = run_deployment(cli, *trigger.cli_args, names=names, expect=None)
+    flow_run_id = created_run_id(result)
+    if flow_run_id:
+        on_created(flow_run_id)
+    cli.check(result, expect=0)
+    assert flow_run_id, f"no flow run UUID in the trigger's output:\n{result.describe()}"
+    return TriggeredRun(trigger, result, flow_run_id, started)

@@ -1,0 +1,203 @@
+"""The guide's steps on one stack, each declared once, done once, started early and in
+parallel.
+
+Asking for a step returns a future: the step starts at once in a thread of its own (after
+the steps it needs), and asking again returns the same future. So a session can start
+everything its tests will need the moment the server is ready — the local run while the
+pool, the worker and the deployment come up, all the triggers together — while each test
+still just waits on what it uses, in any order, alone or with others.
+
+A step is a `GuideSteps` method marked `@step(...)`: its name is its fixture's name, and
+the pytest layer makes every fixture (and starts steps early) from `STEPS` alone.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable, Iterator, Mapping
+from concurrent.futures import Future, ThreadPoolExecutor, wait
+from contextlib import ExitStack
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from functools import partial
+from typing import Any, Generic, TypeVar
+
+from blueprint_harness.config import HarnessConfig
+from blueprint_harness.guide import commands as guide
+from blueprint_harness.guide import expectations
+from blueprint_harness.guide.names import names_for
+from blueprint_harness.process.xprocess_adapter import XProcess
+from blueprint_harness.stack import timings
+from blueprint_harness.stack.stack import Stack, running_stack_workers
+from blueprint_harness.stack.worker import WorkerFleet
+
+T = TypeVar("T")
+# More threads than steps: a step may block on another, which must never wait for a slot.
+MAX_STEPS = 8
+# Four `prefect deployment run` at the same instant collide on SQLite's write lock; the
+# losers get HTTP 503 and the CLI backs off 2 s, 4 s, 8 s. Starting them a second apart
+# (each spends ~1.5 s importing before it calls the API) keeps their writes apart.
+TRIGGER_SPACING_SECONDS = 1.0
+
+
+class Deferred(Generic[T]):
+    """A finished step whose outcome is raised where a test uses it.
+
+    A step the blueprint breaks (a manifest `prefect deploy` refuses, a flow that cannot
+    run) then fails each test that needs it, in the test, with the step's own message: a
+    failure of the blueprint, not a set-up error of the harness.
+    """
+
+    def __init__(self, future: Future[T]) -> None:
+        wait([future])  # the step is over (the tests after it rely on that), however it ended
+        self._future = future
+
+    def result(self) -> T:
+        return self._future.result()
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.result(), name)
+
+    def __getitem__(self, key: Any) -> Any:
+        return self.result()[key]  # type: ignore[index]
+
+    def __iter__(self) -> Iterator[Any]:
+        return iter(self.result())  # type: ignore[call-overload]
+
+    def __len__(self) -> int:
+        return len(self.result())  # type: ignore[arg-type]
+
+
+def _after(delay: float, call: Callable[[], T]) -> Callable[[], T]:
+    def delayed() -> T:
+        time.sleep(delay)
+        return call()
+
+    return delayed
+
+
+@dataclass(frozen=True)
+class Step:
+    """A guide step as declared: its fixture's name and text, and how its outcome reaches
+    a test (deferred: raised in the test that uses it, a failure of the blueprint)."""
+
+    name: str
+    doc: str
+    deferred: bool
+    start: Callable[[GuideSteps], Future[Any]]
+
+
+STEPS: dict[str, Step] = {}
+
+
+def step(
+    name: str, *, deferred: bool = True, timing: str | None = None
+) -> Callable[[Callable[[GuideSteps], T]], Callable[[GuideSteps], Future[T]]]:
+    """Declare a `GuideSteps` method as the step `name`, done at most once per stack in a
+    thread of its own (timed as `timing`, if given)."""
+
+    def declare(method: Callable[[GuideSteps], T]) -> Callable[[GuideSteps], Future[T]]:
+        def run(steps: GuideSteps) -> T:
+            if timing is None:
+                return method(steps)
+            with steps.stack.timings.measure(timing):
+                return method(steps)
+
+        def start(steps: GuideSteps) -> Future[T]:
+            return steps._once(name, partial(run, steps))
+
+        start.__doc__ = method.__doc__
+        STEPS[name] = Step(name, (method.__doc__ or name).strip(), deferred, start)
+        return start
+
+    return declare
+
+
+class GuideSteps:
+    """Steps 1.7, 2.1, 2.3, 2.4 and 3.1-3.5 of the guide on `stack`."""
+
+    def __init__(self, stack: Stack, xprocess: XProcess, config: HarnessConfig) -> None:
+        self.stack = stack
+        self.xprocess = xprocess
+        self.config = config
+        self._threads = ThreadPoolExecutor(MAX_STEPS, thread_name_prefix="guide-step")
+        self._futures: dict[str, Future[Any]] = {}
+        self._lock = threading.Lock()
+        self._processes = ExitStack()  # the worker, stopped when the steps are closed
+        self.names = names_for(stack.sandbox)
+
+    def _once(self, name: str, run: Callable[[], T]) -> Future[T]:
+        with self._lock:
+            if name not in self._futures:
+                self._futures[name] = self._threads.submit(run)
+            return self._futures[name]
+
+    @step("local_run", timing=timings.LOCAL_RUN)
+    def local_run(self) -> guide.LocalRun:
+        """Step 1.7: the flow run once locally against the stack's server
+        (`python flows/data_pipeline.py`)."""
+        run = guide.run_flow_locally(self.stack.cli, on_created=self.stack.ledger.made_flow_run)
+        self.stack.runs.track(run.flow_run_id, "local-run", run.started_at, run.cli.command)
+        return run
+
+    @step("work_pool", deferred=False, timing=timings.WORK_POOL)
+    def work_pool(self) -> guide.PoolCreated:
+        """Step 2.1: the process work pool, created with the guide's command
+        (`prefect work-pool create "local-process-pool" --type process`)."""
+        result = guide.create_work_pool(self.stack.cli, self.names)
+        self.stack.ledger.made_pool(self.stack.api, self.names.pool)
+        return guide.PoolCreated(result, self.stack.api.work_pool(self.names.pool))
+
+    @step("prefect_workers", deferred=False)
+    def workers(self) -> WorkerFleet:
+        """Step 2.3: the process worker(s), polling the pool (Terminal C:
+        `prefect worker start --pool "local-process-pool"`), kept running."""
+        pool = self.work_pool().result().name
+        return self._processes.enter_context(
+            running_stack_workers(self.xprocess, self.stack, pool, self.config)
+        )
+
+    @step("deployment")
+    def deployment(self) -> guide.Deployed:
+        """Step 2.4: the deployment registered from prefect.yaml with the guide's command
+        (`prefect deploy --name production-etl --no-prompt`)."""
+        self.work_pool().result()
+        created_at = datetime.now(UTC)
+        with self.stack.timings.measure(timings.DEPLOY):
+            result = guide.deploy(self.stack.cli, self.names)
+        found = self.stack.api.deployment(expectations.FLOW_NAME, self.names.deployment)
+        self.stack.ledger.made_deployment(found.id)
+        return guide.Deployed(result, found, created_at)
+
+    @step("triggered_runs")
+    def triggered_runs(self) -> Mapping[str, guide.TriggeredRun]:
+        """Steps 3.1 and 3.3-3.5 (and the contract's failing table), triggered together:
+        none depends on another."""
+        self.deployment().result()
+        self.workers().result()
+        cli = self.stack.cli
+        # The failing runs are the longest (three 2 s retries each): they go first.
+        ordered = sorted(expectations.ALL_TRIGGERS, key=lambda t: t.final_state == "Completed")
+        made = self.stack.ledger.made_flow_run
+        runs = cli.concurrently(
+            [
+                _after(
+                    i * TRIGGER_SPACING_SECONDS,
+                    partial(guide.trigger, cli, trigger, self.names, made),
+                )
+                for i, trigger in enumerate(ordered)
+            ]
+        )
+        for run in runs:
+            self.stack.runs.track(
+                run.flow_run_id, run.trigger.key, run.triggered_at, run.cli.command
+            )
+        return {run.trigger.key: run for run in runs}
+
+    def close(self) -> None:
+        """Let started steps finish (their errors were reported to whoever waited on
+        them), then stop the worker."""
+        wait(list(self._futures.values()))
+        self._threads.shutdown(wait=True)
+        self._processes.close()

@@ -1,0 +1,102 @@
+"""What executed a flow run, proved from the run itself: which process ran it, how many
+times, and which source code it loaded.
+
+The witness in each flow-run process (run_probe/) records its pid and the source files
+it loads; the API records the run's states and its tasks' logs. Together they show, per
+run, that it executed exactly once (one engine process, one Running state, run_count 1,
+the load task's line once) and that it executed the project's flow file (same path,
+same SHA-256), not a copy somewhere else.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+from blueprint_harness.stack.run_probe import RunProcess, processes_by_run
+from blueprint_harness.stack.runs import RunRecord
+from blueprint_harness.stack.sandbox import Sandbox
+
+
+def sha256_of(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+@dataclass(frozen=True)
+class Execution:
+    """The processes that executed one flow run, as they recorded themselves."""
+
+    flow_run_id: str
+    processes: tuple[RunProcess, ...]
+
+    @property
+    def engines(self) -> list[RunProcess]:
+        return [process for process in self.processes if process.is_engine]
+
+    def describe(self) -> str:
+        lines = [f"processes that executed flow run {self.flow_run_id}:"]
+        for process in self.processes:
+            lines.append(f"  {process.describe()}, cwd {process.cwd}")
+            lines.extend(f"    loaded {s.path} (sha256 {s.sha256[:12]})" for s in process.loaded)
+        return (
+            "\n".join(lines)
+            if self.processes
+            else f"no process recorded flow run {self.flow_run_id}"
+        )
+
+
+def execution(sandbox: Sandbox, flow_run_id: str) -> Execution:
+    return Execution(
+        flow_run_id, tuple(processes_by_run(sandbox.run_probe_record).get(flow_run_id, []))
+    )
+
+
+def once_problems(
+    run: RunRecord, ran: Execution, loaded: re.Pattern[str] | None = None
+) -> list[str]:
+    """Why the run did not execute exactly once (none if it did). `loaded`, for a run
+    that completed its load task, matches the load task's line, to be found once."""
+    problems = []
+    if len(ran.engines) != 1:
+        problems.append(f"{len(ran.engines)} engine processes ran it (expected 1)")
+    running = run.state_names.count("Running")
+    if running != 1:
+        problems.append(f"it entered Running {running} times (expected once)")
+    if run.flow_run.run_count != 1:
+        problems.append(f"its run_count is {run.flow_run.run_count} (expected 1)")
+    if loaded is not None:
+        lines = [line for line in run.task_log_messages("load") if loaded.search(line)]
+        if len(lines) != 1:
+            problems.append(f"the load task logged {loaded.pattern!r} {len(lines)} times: {lines}")
+    return problems
+
+
+def source_problems(sandbox: Sandbox, ran: Execution, flow_file: str) -> list[str]:
+    """Why the run did not execute the project's own `flow_file` (none if it did): the
+    engine must have loaded that very file, byte for byte, from inside the project."""
+    project = sandbox.project_dir.resolve()
+    expected_path = (project / flow_file).resolve()
+    expected_sha = sha256_of(expected_path)
+    if not ran.engines:
+        return [f"no engine process recorded flow run {ran.flow_run_id}"]
+    problems = []
+    for engine in ran.engines:
+        flows = [source for source in engine.loaded if source.path.name == expected_path.name]
+        if not flows:
+            problems.append(f"{engine.describe()} loaded no {expected_path.name}")
+        for source in flows:
+            if source.path != expected_path:
+                problems.append(
+                    f"the run executed {source.path} (sha256 {source.sha256[:12]}), not the "
+                    f"project's {expected_path}; its working directory was {source.cwd}"
+                )
+            elif source.sha256 != expected_sha:
+                problems.append(
+                    f"the run executed {source.path} as it was then (sha256 "
+                    f"{source.sha256[:12]}), not as the project holds it ({expected_sha[:12]})"
+                )
+            if not source.cwd.resolve().is_relative_to(project):
+                problems.append(f"the run's working directory {source.cwd} is outside {project}")
+    return problems

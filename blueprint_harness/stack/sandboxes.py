@@ -1,0 +1,49 @@
+"""A new sandbox on the configured backend or on a server someone else runs (no pytest
+here: the fixture factories, `blueprint up` and the benchmarks all open sandboxes with it)."""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Mapping
+from pathlib import Path
+from typing import cast
+
+from blueprint_harness.backends import BACKENDS, BackendServers, Database
+from blueprint_harness.config import HarnessConfig
+from blueprint_harness.stack.external import ServerSideDatabase
+from blueprint_harness.stack.sandbox import Sandbox
+
+
+def open_sandbox(
+    root: Path,
+    config: HarnessConfig,
+    servers: BackendServers,
+    *,
+    settings: Mapping[str, str] | None = None,
+    auth_string: str | None = None,
+) -> Sandbox:
+    """A fresh sandbox under `root`: on a server someone else runs (external mode: none of
+    `servers` is started), or with a part of its own of each component the backend needs
+    (its database, its Redis database number), provisioned by `servers` on first use."""
+    assert config.project_dir is not None
+    common = {
+        "worker_query_seconds": config.worker_query_seconds,
+        "extra_settings": settings,
+        "auth_string": auth_string or config.auth_string,
+    }
+    if config.external:
+        return Sandbox.create(
+            root,
+            config.project_dir,
+            database=ServerSideDatabase(),
+            external_api_url=config.api_url,
+            api_key=config.api_key,
+            name_suffix=secrets.token_hex(3) if config.names == "unique" else "",
+            **common,
+        )
+    backend = BACKENDS[config.backend]
+    first, *extras = servers.allocate(backend, root, root.name)
+    database = cast(Database, first)  # a backend's first need holds Prefect's data
+    return Sandbox.create(
+        root, config.project_dir, database=database, backend=backend, extras=tuple(extras), **common
+    )

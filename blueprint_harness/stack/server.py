@@ -1,0 +1,132 @@
+"""The control plane: `prefect server start` (and, services apart, `prefect server services
+start`) as managed processes of the sandbox.
+
+In the embedded shape one process serves the API and UI and runs the background services
+(scheduler, late runs, the task-run recorder, ...). In the production shape the API runs
+in several processes behind one port (`--workers N`, which implies `--no-services`), and
+the services run in a process of their own.
+"""
+
+from __future__ import annotations
+
+import re
+import signal
+from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
+from dataclasses import dataclass
+
+import psutil
+
+from blueprint_harness.process.managed import ManagedProcess, ProcessSpec, managed_process
+from blueprint_harness.process.readiness import HttpReady, LogLineReady
+from blueprint_harness.process.xprocess_adapter import XProcess
+from blueprint_harness.stack.sandbox import Sandbox, venv_bin
+
+# The scheduler's first loop done: the services reached the database and the docket.
+SERVICES_READY = re.compile(r"prefect\.server\.services\.scheduler - Scheduled \d+ runs")
+
+
+def server_args(sandbox: Sandbox) -> tuple[str, ...]:
+    """The guide's `prefect server start`, bound to the sandbox's loopback port (with
+    `--workers N` for several API processes)."""
+    args = (
+        str(venv_bin() / "prefect"),
+        "server",
+        "start",
+        "--host",
+        sandbox.host,
+        "--port",
+        str(sandbox.port),
+    )
+    processes = sandbox.backend.api_processes
+    return (*args, "--workers", str(processes)) if processes > 1 else args
+
+
+def services_args() -> tuple[str, ...]:
+    """`prefect server services start`: every enabled background service, one process."""
+    return (str(venv_bin() / "prefect"), "server", "services", "start")
+
+
+@dataclass(frozen=True)
+class PrefectServer:
+    """A running control plane of this sandbox."""
+
+    sandbox: Sandbox
+    process: ManagedProcess  # `prefect server start`: the API (and, embedded, the services)
+    services: ManagedProcess | None = None  # the services, when they run apart
+
+    @property
+    def api_url(self) -> str:
+        return self.sandbox.api_url
+
+    @property
+    def ui_url(self) -> str:
+        return self.sandbox.base_url
+
+    @property
+    def processes(self) -> tuple[ManagedProcess, ...]:
+        return (self.process, self.services) if self.services else (self.process,)
+
+    def api_processes(self) -> list[psutil.Process]:
+        """The processes that answer API requests: the server itself, or, with several,
+        the ones its supervisor spawned (not its multiprocessing helpers)."""
+        if self.sandbox.backend.api_processes == 1:
+            return [psutil.Process(self.process.pid)]
+        return [child for child in self.process.children() if _is_spawned_worker(child)]
+
+
+def _is_spawned_worker(process: psutil.Process) -> bool:
+    try:
+        return "spawn_main" in " ".join(process.cmdline()) and process.status() != "zombie"
+    except psutil.Error:
+        return False
+
+
+@contextmanager
+def running_server(
+    xprocess: XProcess,
+    sandbox: Sandbox,
+    *,
+    startup_timeout: float,
+    log_tail: int = 40,
+    name: str = "prefect-server",
+) -> Iterator[PrefectServer]:
+    """Start the sandbox's control plane, yield it once `/api/ready` answers (and the
+    services, if apart, have scheduled once), always stop it."""
+    api = ProcessSpec(
+        name=f"{name}-{sandbox.name}",
+        label="prefect server",
+        args=server_args(sandbox),
+        env=sandbox.env(),
+        cwd=sandbox.workdir,
+        log_path=sandbox.logs / f"{name}.log",
+        startup_timeout=startup_timeout,
+        ready=HttpReady(f"{sandbox.api_url}/ready"),
+        log_tail=log_tail,
+        # Several API processes: their supervisor stops them (it would restart any
+        # stopped under it).
+        stop_signal=signal.SIGTERM if sandbox.backend.api_processes > 1 else None,
+    )
+    sandbox.database.prepare()
+    with ExitStack() as processes:
+        api_process = processes.enter_context(managed_process(xprocess, api))
+        services = None
+        if sandbox.backend.services_apart:
+            log_path = sandbox.logs / f"{name}-services.log"
+            services = processes.enter_context(
+                managed_process(
+                    xprocess,
+                    ProcessSpec(
+                        name=f"{name}-services-{sandbox.name}",
+                        label="prefect server services",
+                        args=services_args(),
+                        env=sandbox.env(),
+                        cwd=sandbox.workdir,
+                        log_path=log_path,
+                        startup_timeout=startup_timeout,
+                        ready=LogLineReady(log_path, SERVICES_READY, "the scheduler's first loop"),
+                        log_tail=log_tail,
+                    ),
+                )
+            )
+        yield PrefectServer(sandbox, api_process, services)

@@ -1,0 +1,166 @@
+"""One Prefect stack: the guide's Terminal B (a server) and the tools of Terminal A.
+
+A stack runs on a server of our own (`own_stack`) or on one someone else runs
+(`external_stack`); both give the same `Stack`, whose server handle and ledger differ and
+nothing else, so no step asks which it has. They are plain context managers: pytest
+fixtures wrap them, and anything else (`blueprint up`, the benchmarks) can too.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from contextlib import AbstractContextManager, contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+from blueprint_harness.config import HarnessConfig
+from blueprint_harness.process.diagnostics import SessionMonitor
+from blueprint_harness.process.xprocess_adapter import XProcess
+from blueprint_harness.stack.api import PrefectApi
+from blueprint_harness.stack.cli import PrefectCli
+from blueprint_harness.stack.external import (
+    ExternalLedger,
+    ExternalServer,
+    Ledger,
+    NoLedger,
+    check_server,
+    external_api,
+)
+from blueprint_harness.stack.runs import RunObserver
+from blueprint_harness.stack.sandbox import Sandbox
+from blueprint_harness.stack.server import PrefectServer, running_server
+from blueprint_harness.stack.timings import SERVER_START, WORKER_START, Timings
+from blueprint_harness.stack.worker import WorkerFleet, running_workers
+from blueprint_harness.stack.zombies import install_zombie_detection
+
+
+@dataclass(frozen=True)
+class Stack:
+    """A server one sandbox talks to, and the clients that drive and watch it."""
+
+    sandbox: Sandbox
+    server: PrefectServer | ExternalServer
+    api: PrefectApi
+    cli: PrefectCli
+    monitor: SessionMonitor
+    runs: RunObserver
+    timings: Timings
+    ledger: Ledger  # what the session made there (noted only where it must be removed)
+
+    @property
+    def own_server(self) -> PrefectServer:
+        """The server this harness runs (tests that need one are skipped otherwise)."""
+        assert isinstance(self.server, PrefectServer), "this stack's server is someone else's"
+        return self.server
+
+
+def write_sandbox_card(sandbox: Sandbox, server: PrefectServer | None) -> None:
+    """`session.json`: where this sandbox's server is, for people and tools outside it."""
+    card = {
+        "api_url": sandbox.api_url,
+        "ui_url": sandbox.base_url,
+        "port": sandbox.port if server else None,
+        "server_pid": server.process.pid if server else None,
+        "prefect_home": str(sandbox.home),
+        "logs": str(sandbox.logs),
+    }
+    (sandbox.root / "session.json").write_text(json.dumps(card, indent=2) + "\n")
+
+
+def transcript_path(sandbox: Sandbox) -> Path:
+    return sandbox.logs / "cli-transcript.log"
+
+
+def sandbox_cli(sandbox: Sandbox) -> PrefectCli:
+    """Terminal A for this sandbox: its environment, the project as cwd, its transcript."""
+    return PrefectCli(sandbox.env(), sandbox.project_dir, transcript_path(sandbox))
+
+
+def open_stack(
+    xprocess: XProcess, sandbox: Sandbox, config: HarnessConfig, timings: Timings | None = None
+) -> AbstractContextManager[Stack]:
+    """The sandbox's stack: on a server of our own, or on the one someone else runs."""
+    if sandbox.external_api_url:
+        return external_stack(sandbox, config, timings)
+    return own_stack(xprocess, sandbox, config, timings)
+
+
+@contextmanager
+def own_stack(
+    xprocess: XProcess,
+    sandbox: Sandbox,
+    config: HarnessConfig,
+    timings: Timings | None = None,
+) -> Iterator[Stack]:
+    """Start the sandbox's server and yield the stack; everything is stopped on exit."""
+    monitor = SessionMonitor(config.log_tail, transcript_path(sandbox))
+    timings = timings or Timings()
+    try:
+        with running_server(
+            xprocess, sandbox, startup_timeout=config.startup_timeout, log_tail=config.log_tail
+        ) as server:
+            timings.record(SERVER_START, sum(p.startup_seconds for p in server.processes))
+            write_sandbox_card(sandbox, server)
+            unwatch = [monitor.watch(process) for process in server.processes]
+            api = PrefectApi(
+                sandbox.api_url, liveness=monitor.check_alive, auth_string=sandbox.auth_string
+            )
+            try:
+                install_zombie_detection(api)
+                runs = RunObserver(api, monitor, config.run_timeout, timings)
+                cli = sandbox_cli(sandbox)
+                yield Stack(sandbox, server, api, cli, monitor, runs, timings, NoLedger())
+            finally:
+                api.close()
+                for stop_watching in unwatch:
+                    stop_watching()
+    finally:
+        timings.write(sandbox.logs / "timings.json")
+
+
+@contextmanager
+def external_stack(
+    sandbox: Sandbox, config: HarnessConfig, timings: Timings | None = None
+) -> Iterator[Stack]:
+    """The stack of a server someone else runs: checked first (reachable, credentials
+    accepted, Prefect 3), never started or stopped; what the session makes there is
+    removed on exit."""
+    monitor = SessionMonitor(config.log_tail, transcript_path(sandbox))
+    timings = timings or Timings()
+    assert sandbox.external_api_url is not None
+    check_server(sandbox.external_api_url, sandbox.auth_string, sandbox.api_key)
+    write_sandbox_card(sandbox, None)
+    ledger = ExternalLedger(remove_runs=config.cleanup_runs, exact_names=not sandbox.name_suffix)
+    server = ExternalServer(sandbox.api_url, sandbox.base_url)
+    try:
+        with external_api(sandbox, monitor, ledger) as api:
+            ledger.begin(api)
+            runs = RunObserver(api, monitor, config.run_timeout, timings)
+            cli = sandbox_cli(sandbox)
+            yield Stack(sandbox, server, api, cli, monitor, runs, timings, ledger)
+    finally:
+        timings.write(sandbox.logs / "timings.json")
+
+
+@contextmanager
+def running_stack_workers(
+    xprocess: XProcess, stack: Stack, pool: str, config: HarnessConfig
+) -> Iterator[WorkerFleet]:
+    """Start the backend's workers on `pool` for this stack, watched like the server."""
+    with running_workers(
+        xprocess,
+        stack.sandbox,
+        stack.api,
+        pool,
+        startup_timeout=config.startup_timeout,
+        log_tail=config.log_tail,
+    ) as fleet:
+        started = [worker.process.startup_seconds for worker in fleet.workers]
+        stack.timings.record(WORKER_START, sum(started))
+        unwatch = [stack.monitor.watch(worker.process) for worker in fleet.workers]
+        try:
+            yield fleet
+        finally:
+            for stop_watching in unwatch:
+                stop_watching()
