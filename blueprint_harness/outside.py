@@ -282,10 +282,16 @@ BLUEPRINT_UP_READY = re.compile(r"ready in ([0-9.]+)s")
 API_LINE = re.compile(r"^\s*API:\s+(\S+)", re.MULTILINE)
 
 
-class BlueprintUp:
-    """`blueprint up`, started as a person starts it in a terminal, and read from outside."""
+def _ignore_sigint() -> None:
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
 
-    def __init__(self, scratch: Path, env: Mapping[str, str]) -> None:
+
+class BlueprintUp:
+    """`blueprint up`, started as a person starts it in a terminal (or, with
+    `in_background`, as a script's background job, which inherits SIGINT ignored), and
+    read from outside."""
+
+    def __init__(self, scratch: Path, env: Mapping[str, str], *, in_background: bool) -> None:
         self.scratch = scratch
         self.process = subprocess.Popen(
             [str(venv_bin() / "blueprint"), "up"],
@@ -296,6 +302,7 @@ class BlueprintUp:
             stderr=subprocess.STDOUT,
             text=True,
             start_new_session=True,  # its own terminal's process group
+            preexec_fn=_ignore_sigint if in_background else None,
         )
         self._lines: list[str] = []
         self._reader = threading.Thread(target=self._read, daemon=True)

@@ -1,6 +1,7 @@
-"""`blueprint up`, used as a person uses it: started in a terminal, the guide's default
-trigger run against it until Completed from another terminal, then Ctrl-C; nothing of it
-is left running and its port is free."""
+"""`blueprint up`, used as a person uses it: started in a terminal (by a script, in the
+background: SIGINT ignored, as shells start background jobs), the guide's default trigger
+run against it until Completed from another terminal, then Ctrl-C; nothing of it is left
+running and its port is free."""
 
 from __future__ import annotations
 
@@ -21,7 +22,7 @@ RUN_SECONDS = 180
 @pytest.fixture
 def stack_up(tmp_path):
     person = {k: v for k, v in os.environ.items() if not k.startswith("PREFECT_")}
-    up = BlueprintUp(tmp_path, person)
+    up = BlueprintUp(tmp_path, person, in_background=True)
     try:
         yield up
     finally:

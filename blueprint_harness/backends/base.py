@@ -36,7 +36,10 @@ class Allocation(Protocol):
 class Database(Allocation, Protocol):
     """The stack's part that holds Prefect's own data."""
 
-    name: str  # the dialect, as `prefect version` reports it
+    @property
+    def name(self) -> str:
+        """The dialect, as `prefect version` reports it."""
+        ...
 
     def prepare(self) -> None:
         """Make the database ready for a server's first start."""

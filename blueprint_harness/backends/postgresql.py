@@ -128,7 +128,7 @@ class PostgresServer:
             return thread.submit(asyncio.run, run()).result()
 
     def accepts_connections(self) -> bool:
-        return self.fetch(["SELECT 1"])[0][0][0] == 1
+        return bool(self.fetch(["SELECT 1"])[0][0][0] == 1)
 
     def new_database(self, name: str) -> PostgresDatabase:
         """A fresh database copied from the migrated template."""

@@ -137,7 +137,8 @@ def in_memory_settings(python: Path, env: Mapping[str, str], cwd: Path) -> dict[
         timeout=120,
         check=True,
     )
-    return json.loads(result.stdout.strip().splitlines()[-1])
+    found: dict[str, str] = json.loads(result.stdout.strip().splitlines()[-1])
+    return found
 
 
 def find_server() -> str:

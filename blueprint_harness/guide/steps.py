@@ -15,13 +15,13 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sized
 from concurrent.futures import Future, ThreadPoolExecutor, wait
 from contextlib import ExitStack
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import partial
-from typing import Any, Generic, TypeVar
+from typing import Any, Generic, TypeVar, cast
 
 from blueprint_harness.config import HarnessConfig
 from blueprint_harness.guide import commands as guide
@@ -60,13 +60,13 @@ class Deferred(Generic[T]):
         return getattr(self.result(), name)
 
     def __getitem__(self, key: Any) -> Any:
-        return self.result()[key]  # type: ignore[index]
+        return cast(Any, self.result())[key]
 
     def __iter__(self) -> Iterator[Any]:
-        return iter(self.result())  # type: ignore[call-overload]
+        return iter(cast(Iterable[Any], self.result()))
 
     def __len__(self) -> int:
-        return len(self.result())  # type: ignore[arg-type]
+        return len(cast(Sized, self.result()))
 
 
 def _after(delay: float, call: Callable[[], T]) -> Callable[[], T]:

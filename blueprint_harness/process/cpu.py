@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import os
-from collections import Counter
+from collections import defaultdict
 
 import psutil
 
@@ -42,9 +42,9 @@ def role_of(environ: dict[str, str], name: str) -> str:
     return next(found, PROGRAMS.get(name, "other"))
 
 
-def cpu_by_role() -> Counter[str]:
+def cpu_by_role() -> defaultdict[str, float]:
     """CPU seconds so far, by role, of this process and everything it started."""
-    seconds: Counter[str] = Counter()
+    seconds: defaultdict[str, float] = defaultdict(float)
     me = psutil.Process()
     times = me.cpu_times()
     seconds[HARNESS] += times.user + times.system

@@ -38,8 +38,11 @@ def tail(path: Path, lines: int) -> str:
 class Monitored(Protocol):
     """A process the session depends on."""
 
-    label: str
-    log_path: Path
+    @property
+    def label(self) -> str: ...
+
+    @property
+    def log_path(self) -> Path: ...
 
     def check_alive(self) -> None: ...
 
@@ -111,9 +114,10 @@ class SessionMonitor:
                 return value
 
         try:
-            return wait_for(
+            seen: T = wait_for(
                 watched, until, on_poll=self.check_alive, diagnostics=self.log_tails, **options
             )
+            return seen
         finally:
             if watched is not probe and self.progress is not None:
                 self.progress("", 0.0)  # the wait is over: the line goes

@@ -70,8 +70,9 @@ def popen(xprocess: XProcess, name: str) -> subprocess.Popen[bytes] | None:
     """The `Popen` xprocess made for `name` (found by the pid it recorded)."""
     pid = xprocess.getinfo(name).pid
     for resource in reversed(xprocess.resources):
-        if resource.popen is not None and resource.popen.pid == pid:
-            return resource.popen  # type: ignore[no-any-return]
+        found: subprocess.Popen[bytes] | None = resource.popen
+        if found is not None and found.pid == pid:
+            return found
     return None
 
 

@@ -158,7 +158,7 @@ class PrefectApi:
             return False
 
     def server_version(self) -> str:
-        return self.get("admin/version")
+        return str(self.get("admin/version"))
 
     def ui_page(self, path: str) -> str:
         """A page the server's UI serves (outside `/api`), following redirects."""
@@ -166,7 +166,8 @@ class PrefectApi:
 
     def ui_settings(self) -> dict[str, Any]:
         """What the UI is told about its API (`/ui-settings`)."""
-        return self._ui_get("/ui-settings").json()
+        settings: dict[str, Any] = self._ui_get("/ui-settings").json()
+        return settings
 
     def _ui_get(self, path: str) -> httpx.Response:
         return self.request("GET", self.api_url.removesuffix("/api") + path, follow_redirects=True)
@@ -182,7 +183,7 @@ class PrefectApi:
     def flow_id(self, name: str) -> str | None:
         """The id of the flow called `name`, if the server has one."""
         try:
-            return self.get(f"flows/name/{quote(name)}")["id"]
+            return str(self.get(f"flows/name/{quote(name)}")["id"])
         except ApiError as error:
             if error.status_code == 404:
                 return None
@@ -238,7 +239,8 @@ class PrefectApi:
             "filter": {"event": {"name": [name]}, "resource": {"id": [resource_id]}},
             "limit": EVENTS_LIMIT,
         }
-        return self.post("events/filter", body)["events"]
+        events: list[dict[str, Any]] = self.post("events/filter", body)["events"]
+        return events
 
     def logs(self, flow_run_id: str) -> list[LogEntry]:
         """Every log line the API stored for a flow run (its tasks' included), in order."""

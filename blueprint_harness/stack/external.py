@@ -63,7 +63,7 @@ def check_server(
     except ValueError:
         version = None
     found = VERSION.match(version) if isinstance(version, str) else None
-    if found is None:
+    if found is None or not isinstance(version, str):
         raise ExternalServerError(
             f"{api_url} does not answer as a Prefect API: GET /admin/version gave HTTP "
             f"{answer.status_code} {answer.text[:120]!r}"

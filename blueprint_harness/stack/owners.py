@@ -10,6 +10,7 @@ could touch, so that before and after can be compared.
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from blueprint_harness.guide import expectations
@@ -64,12 +65,17 @@ def seed(api: PrefectApi) -> None:
                 api, api.post(f"deployments/{deployment['id']}/create_flow_run", {})["id"], final
             )
     # A run of the blueprint's flow made by hand, waiting for its time.
+    tomorrow = (datetime.now(UTC) + timedelta(days=1)).isoformat()
     api.post(
         "flow_runs/",
         {
             "flow_id": flow_id,
             "name": OWNERS_RUN,
-            "state": {"type": "SCHEDULED", "name": "Scheduled"},
+            "state": {
+                "type": "SCHEDULED",
+                "name": "Scheduled",
+                "state_details": {"scheduled_time": tomorrow},
+            },
         },
     )
     api.post("variables/", {"name": OWNERS_VARIABLE, "value": "the owner's"})
@@ -108,3 +114,13 @@ def snapshot(api: PrefectApi) -> dict[str, Any]:
         "variables": every("variables/filter", ("id", "name", "value")),
         "blocks": every("block_documents/filter", ("id", "name", "block_type_id")),
     }
+
+
+def differences(before: dict[str, Any], after: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """What a snapshot gained and lost, by kind (empty: the same)."""
+    found = {}
+    for kind in sorted(set(before) | set(after)):
+        was, now = set(before.get(kind, ())), set(after.get(kind, ()))
+        if was != now:
+            found[kind] = {"gained": sorted(now - was), "lost": sorted(was - now)}
+    return found

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import secrets
 from collections.abc import Mapping
+from functools import partial
 from pathlib import Path
 from typing import cast
 
@@ -26,24 +27,22 @@ def open_sandbox(
     `servers` is started), or with a part of its own of each component the backend needs
     (its database, its Redis database number), provisioned by `servers` on first use."""
     assert config.project_dir is not None
-    common = {
-        "worker_query_seconds": config.worker_query_seconds,
-        "extra_settings": settings,
-        "auth_string": auth_string or config.auth_string,
-    }
+    create = partial(
+        Sandbox.create,
+        root,
+        config.project_dir,
+        worker_query_seconds=config.worker_query_seconds,
+        extra_settings=settings,
+        auth_string=auth_string or config.auth_string,
+    )
     if config.external:
-        return Sandbox.create(
-            root,
-            config.project_dir,
+        return create(
             database=ServerSideDatabase(),
             external_api_url=config.api_url,
             api_key=config.api_key,
             name_suffix=secrets.token_hex(3) if config.names == "unique" else "",
-            **common,
         )
     backend = BACKENDS[config.backend]
     first, *extras = servers.allocate(backend, root, root.name)
     database = cast(Database, first)  # a backend's first need holds Prefect's data
-    return Sandbox.create(
-        root, config.project_dir, database=database, backend=backend, extras=tuple(extras), **common
-    )
+    return create(database=database, backend=backend, extras=tuple(extras))

@@ -34,7 +34,7 @@ class WorkerPolling(LogLineReady):
         if not super().__call__():
             return False
         workers = {w.name: w for w in self.api.workers(self.pool)}
-        seen = workers.get(self.name)
+        seen = workers.get(self.name) if self.name else None
         self.last_seen = (
             f"worker {self.name!r} is {seen.status}"
             if seen

@@ -51,4 +51,4 @@ def zombie_automation() -> dict[str, Any]:
 
 def install_zombie_detection(api: PrefectApi) -> str:
     """Create the automation on the server; its id."""
-    return api.post("automations/", zombie_automation())["id"]
+    return str(api.post("automations/", zombie_automation())["id"])
