@@ -62,6 +62,12 @@ def _api_url(raw: str) -> str | None:
     return raw.rstrip("/") or None
 
 
+def _optional_warehouse(raw: str) -> str | None:
+    if raw and not raw.startswith(("sqlite:///", "postgresql://", "postgres://")):
+        raise ValueError("must be a sqlite:///path or postgresql://user:password@host/db URL")
+    return raw or None
+
+
 def _names(raw: str) -> str:
     if raw not in NAMING:
         raise ValueError(f"must be one of {', '.join(NAMING)}")
@@ -132,6 +138,14 @@ OPTIONS: tuple[Option, ...] = (
         "removes its pool and deployment; false keeps the runs for inspection.",
         "true",
         _boolean,
+    ),
+    Option(
+        "warehouse_url",
+        "On a server someone else runs: the warehouse its flow runs write to (the URL its "
+        "`warehouse_url` Variable holds: sqlite:///path or postgresql://...), so the data "
+        "checks can read it; without it they are skipped, saying so.",
+        "",
+        _optional_warehouse,
     ),
     Option(
         "startup_timeout",
@@ -222,6 +236,7 @@ class HarnessConfig:
     api_url: str | None
     names: str
     cleanup_runs: bool
+    warehouse_url: str | None
     startup_timeout: float
     run_timeout: float
     log_dir: Path | None

@@ -92,6 +92,12 @@ SCHEDULE = f"{PHASE2}::test_schedule_is_daily_at_9_in_chicago_and_active"
 SCHEDULER = f"{PHASE2}::test_scheduler_creates_upcoming_runs_at_9_chicago_time"
 DEFAULTS = f"{PHASE2}::test_deployment_runs_the_flow_on_the_pool_with_the_default_parameters"
 API_REFUSES = f"{BAD_INPUT}::test_the_api_refuses_bad_parameters_naming_the_field"
+EDGES = f"{BAD_INPUT}::test_the_edges_of_what_is_allowed_are_accepted_and_load_every_row"
+DATA = f"{PHASE3}::test_a_completed_run_loaded_exactly_its_rows_transformed"
+AGREE = f"{PHASE3}::test_the_persisted_result_the_final_log_line_and_the_table_agree"
+ONCE = f"{PHASE3}::test_a_completed_run_ran_each_task_exactly_once"
+DURATION = f"{PHASE3}::test_a_completed_run_takes_the_time_the_guide_gives"
+NOTHING_WRITTEN = f"{PHASE3}::test_a_failed_run_wrote_nothing_and_claims_no_write"
 FLOW_REFUSES = f"{UNIT_FLOW}::test_bad_values_are_rejected_naming_the_parameter"
 
 CONTROL = Case(
@@ -252,6 +258,76 @@ DEVIATIONS = (
             manifest('directory: "{{ project-root.stdout }}"', f'directory: "{OTHER_CHECKOUT}"'),
         ),
         (SOURCE,),
+    ),
+    # What the pipeline does, not what it says (issue 17): each passed the harness before.
+    Case(
+        "raw-records-loaded",
+        (
+            flow(
+                "loaded = load(transform(records), target_table)",
+                "transform(records)\n    loaded = load(records, target_table)",
+            ),
+        ),
+        (DATA,),
+    ),
+    Case(
+        "wrong-transform",
+        (flow('"normalized": record["value"] / 100', '"normalized": record["value"] / 10'),),
+        (DATA,),
+    ),
+    Case("load-reports-zero", (flow("    return written\n", "    return 0\n"),), (AGREE,)),
+    Case(
+        "logs-before-write",
+        (
+            flow(
+                '    _, schema, table = target_table.split(".")\n',
+                '    logger.info("Loaded %d records into %s", len(records), target_table)\n'
+                '    _, schema, table = target_table.split(".")\n',
+            ),
+        ),
+        (f"{NOTHING_WRITTEN}[failing-table]",),
+    ),
+    Case(
+        "burns-a-retry",
+        (
+            flow(
+                "from prefect.runtime import flow_run",
+                "from prefect.runtime import flow_run, task_run",
+            ),
+            flow(
+                '    logger.info("Extracting batch_size',
+                "    if task_run.run_count == 1:\n"
+                '        raise SourceUnavailableError("a flaky first attempt")\n'
+                '    logger.info("Extracting batch_size',
+            ),
+        ),
+        (ONCE,),
+    ),
+    Case(
+        "table-pattern-unanchored",
+        (flow(r'\w*$"', r'\w*"'),),
+        (f"{API_REFUSES}[table-four-parts]", f"{FLOW_REFUSES}[table-trailing-garbage]"),
+    ),
+    Case(
+        "batch-size-capped",
+        (
+            flow(
+                "records = extract(source_url, batch_size)",
+                "records = extract(source_url, min(batch_size, DEFAULT_BATCH_SIZE))",
+            ),
+        ),
+        (f"{EDGES}[large-batch]",),
+    ),
+    Case(
+        "slow-run",
+        (
+            flow("import sqlite3\n", "import sqlite3\nimport time\n"),
+            flow(
+                '    logger.info("Transformed %d records", len(transformed))',
+                '    time.sleep(30)\n    logger.info("Transformed %d records", len(transformed))',
+            ),
+        ),
+        (DURATION,),
     ),
     Case(
         "no-local-run",

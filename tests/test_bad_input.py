@@ -9,6 +9,7 @@ import pytest
 
 from blueprint_harness.guide import expectations as expected
 from blueprint_harness.guide.commands import created_run_id, run_deployment
+from blueprint_harness.guide.data import load_problems
 from blueprint_harness.stack.api import ApiError
 
 pytestmark = pytest.mark.bad_input
@@ -68,13 +69,16 @@ def test_the_api_refuses_bad_parameters_naming_the_field(case, prefect_api, depl
 
 
 @pytest.mark.parametrize("case", expected.VALID_EDGE_PARAMETERS)
-def test_the_edges_of_what_is_allowed_are_accepted_and_run(
-    case, prefect_api, prefect_runs, deployment, prefect_workers
+def test_the_edges_of_what_is_allowed_are_accepted_and_load_every_row(
+    case, prefect_api, prefect_runs, deployment, prefect_workers, warehouse
 ):
     parameters = expected.VALID_EDGE_PARAMETERS[case]
     run = prefect_api.create_flow_run(deployment.deployment.id, dict(parameters))
+    params = {**expected.DEFAULT_PARAMETERS, **parameters}
+    wanted = expected.expected_rows(params["source_url"], params["batch_size"])
 
     assert prefect_runs.wait_terminal(run.id).state_name == "Completed"
+    assert not load_problems(warehouse, params["target_table"], run.id, wanted)
 
 
 def test_an_unknown_parameter_sent_to_the_api_ends_the_run_naming_it(

@@ -65,8 +65,9 @@ def sessions_on_the_owners_server(owners_server, tmp_path_factory):
     ended with their runs in flight (failed, Ctrl-C, SIGTERM); then the content again."""
     before = snapshot(owners_server.api)
     url = f"--prefect-api-url={owners_server.api_url}"
+    warehouse = f"--prefect-warehouse-url={owners_server.warehouse_url}"
     sessions = {
-        name: partial(run_inner_pytest, tmp_path_factory.mktemp(name), [*PHASES, url])
+        name: partial(run_inner_pytest, tmp_path_factory.mktemp(name), [*PHASES, url, warehouse])
         for name in ("first", "second")
     }
     for ending in ENDINGS:
@@ -83,6 +84,7 @@ def test_two_sessions_at_once_verify_the_blueprint_on_the_owners_server(
     for name in ("first", "second"):
         assert ended[name].returncode == 0, ended[name].describe()
         assert " passed" in ended[name].output
+        assert "owner's warehouse is unknown" not in ended[name].output  # data checked too
 
 
 @pytest.mark.parametrize("ending", ENDINGS)

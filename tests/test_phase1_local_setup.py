@@ -7,6 +7,7 @@ import pytest
 
 from blueprint_harness.guide import expectations as expected
 from blueprint_harness.guide.commands import prefect_version, set_api_url, view_config
+from blueprint_harness.guide.data import load_problems
 from blueprint_harness.stack.cli_output import config_setting, key_values
 from blueprint_harness.stack.states import follows_path
 
@@ -79,6 +80,15 @@ def test_local_run_task_runs_completed_and_logs_stored(local_run, prefect_runs):
     for task in expected.TASKS:
         assert record.task(task).task_run.state_name == "Completed", record.describe()
     assert any(map(loaded.search, record.task_log_messages("load"))), record.describe()
+
+
+def test_local_run_loaded_exactly_its_rows_into_the_warehouse(local_run, prefect_runs, warehouse):
+    record = prefect_runs.wait_settled(local_run.flow_run_id, tasks=expected.TASKS)
+    params = expected.DEFAULT_PARAMETERS
+    wanted = expected.expected_rows(params["source_url"], params["batch_size"])
+
+    assert record.flow_run.state_name == "Completed", record.describe()
+    assert not load_problems(warehouse, params["target_table"], local_run.flow_run_id, wanted)
 
 
 @pytest.mark.own_server

@@ -9,13 +9,20 @@ import pytest
 
 from blueprint_harness.guide import expectations as expected
 from blueprint_harness.guide.commands import list_flow_runs
+from blueprint_harness.guide.data import load_problems
 from blueprint_harness.stack.cli_output import table_rows
 from blueprint_harness.stack.executions import execution, once_problems, source_problems
+from blueprint_harness.stack.results import persisted_results
 from blueprint_harness.stack.states import follows_path, retry_delays
 
 pytestmark = pytest.mark.phase3
 
 COMPLETING = [t for t in expected.ALL_TRIGGERS if t.final_state == "Completed"]
+
+
+def task_lines(record, task):
+    """What one task run logged."""
+    return [entry.message for entry in record.logs if entry.task_run_id == task.task_run.id]
 
 
 def typed(parameters):
@@ -87,6 +94,74 @@ def test_each_task_runs_with_its_retry_policy(trigger, triggered_runs, prefect_r
     for task, policy in expected.TASK_POLICIES.items():
         observed = record.task(task).task_run.retry_policy
         assert observed == (policy.retries, (policy.delay_seconds,) * policy.retries), task
+
+
+@pytest.mark.parametrize("trigger", COMPLETING, ids=lambda t: t.key)
+def test_a_completed_run_loaded_exactly_its_rows_transformed(
+    trigger, triggered_runs, prefect_runs, warehouse
+):
+    run = triggered_runs[trigger.key]
+    prefect_runs.wait_settled(run.flow_run_id, tasks=trigger.tasks)
+    params = trigger.parameters
+    wanted = expected.expected_rows(params["source_url"], params["batch_size"])
+
+    assert not load_problems(warehouse, params["target_table"], run.flow_run_id, wanted)
+
+
+@pytest.fixture(scope="module")
+def persisted(triggered_runs, prefect_runs, prefect_cli):
+    """The completed runs' results, read back in another process as a user would."""
+    ids = [triggered_runs[trigger.key].flow_run_id for trigger in COMPLETING]
+    for flow_run_id in ids:
+        prefect_runs.wait_terminal(flow_run_id)
+    return persisted_results(prefect_cli, ids)
+
+
+@pytest.mark.parametrize("trigger", COMPLETING, ids=lambda t: t.key)
+def test_the_persisted_result_the_final_log_line_and_the_table_agree(
+    trigger, triggered_runs, prefect_runs, persisted, warehouse
+):
+    run = triggered_runs[trigger.key]
+    record = prefect_runs.wait_settled(run.flow_run_id, tasks=trigger.tasks)
+    params = trigger.parameters
+    summary = expected.expected_summary(params["batch_size"], params["target_table"])
+    loaded = expected.records_loaded_pattern(params["batch_size"], params["target_table"])
+    flow_lines = [entry.message for entry in record.logs if entry.task_run_id is None]
+
+    assert persisted[run.flow_run_id] == {"value": summary}
+    assert any(map(loaded.search, flow_lines)), record.describe()
+    assert len(warehouse.rows(params["target_table"], run.flow_run_id)) == summary["records"]
+
+
+@pytest.mark.parametrize("trigger", COMPLETING, ids=lambda t: t.key)
+def test_a_completed_run_ran_each_task_exactly_once(trigger, triggered_runs, prefect_runs):
+    run = triggered_runs[trigger.key]
+    record = prefect_runs.wait_settled(run.flow_run_id, tasks=trigger.tasks)
+    attempts = {task: record.task(task).task_run.run_count for task in expected.TASKS}
+
+    assert attempts == dict.fromkeys(expected.TASKS, 1), record.describe()
+    for task in expected.TASKS:
+        assert "Retrying" not in record.task(task).state_names, record.describe()
+
+
+@pytest.mark.parametrize("trigger", COMPLETING, ids=lambda t: t.key)
+def test_a_completed_run_takes_the_time_the_guide_gives(trigger, triggered_runs, prefect_runs):
+    run = triggered_runs[trigger.key]
+    flow_run = prefect_runs.wait_terminal(run.flow_run_id)
+    seconds = (flow_run.end_time - flow_run.start_time).total_seconds()
+
+    assert 0 < seconds <= expected.RUN_DURATION_BOUND_SECONDS, f"{flow_run} ran {seconds:.1f}s"
+
+
+def test_a_failed_run_wrote_nothing_and_claims_no_write(failed, warehouse):
+    trigger, record = failed
+    params = trigger.parameters
+    loaded = expected.records_loaded_pattern(params["batch_size"], params["target_table"])
+
+    load_lines = [line for task in record.tasks_named("load") for line in task_lines(record, task)]
+
+    assert warehouse.rows(params["target_table"], record.flow_run.id) == []
+    assert not any(map(loaded.search, load_lines)), record.describe()  # claims no write
 
 
 def test_a_failing_task_fails_the_flow_and_later_tasks_never_run(failed):

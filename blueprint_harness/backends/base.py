@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
+from blueprint_harness.backends.warehouses import Warehouse
 from blueprint_harness.process.xprocess_adapter import XProcess
 
 
@@ -55,6 +56,14 @@ class Provision(Protocol):
 
     def allocate(self, root: Path, label: str) -> Allocation:
         """A new part for the stack whose folder is `root`."""
+        ...
+
+
+class WarehouseHost(Provision, Protocol):
+    """A database component that also holds the blueprint's warehouse for each stack."""
+
+    def warehouse(self, root: Path, label: str) -> Warehouse:
+        """A new, empty warehouse for the stack whose folder is `root`."""
         ...
 
 

@@ -31,12 +31,14 @@ from collections.abc import Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, replace
+from functools import partial
 from pathlib import Path
 from typing import Any
 
 import asyncpg
 
 from blueprint_harness.backends.base import BackendUnavailable, Provider, ProvisionContext
+from blueprint_harness.backends.warehouses import PostgresWarehouse
 from blueprint_harness.process import janitor
 from blueprint_harness.process.managed import ManagedProcess, ProcessSpec, managed_process
 from blueprint_harness.process.ports import LOOPBACK, free_port
@@ -138,6 +140,13 @@ class PostgresServer:
     def allocate(self, root: Path, label: str) -> PostgresDatabase:
         """The stack in `root` gets a database of its own, named after its folder."""
         return self.new_database(database_name(f"{root.name}_{os.getpid()}"))
+
+    def warehouse(self, root: Path, label: str) -> PostgresWarehouse:
+        """The stack in `root` gets an empty warehouse database of its own."""
+        name = database_name(f"{root.name}_{os.getpid()}_warehouse")
+        self.fetch([f'CREATE DATABASE "{name}"'])
+        dsn = f"postgresql://{self.user}:{self.password}@{self.host}:{self.port}/{name}"
+        return PostgresWarehouse(dsn, drop=partial(self.drop_database, name))
 
     def drop_database(self, name: str) -> None:
         self.fetch([f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'])

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from blueprint_harness.backends.base import Provider, ProvisionContext
+from blueprint_harness.backends.warehouses import SqliteWarehouse
 
 
 @dataclass(frozen=True)
@@ -103,6 +104,11 @@ class SqliteTemplate:
 
     def allocate(self, root: Path, label: str) -> SqliteDatabase:
         return SqliteDatabase(database_file(root), self.template)
+
+    def warehouse(self, root: Path, label: str) -> SqliteWarehouse:
+        folder = root / "warehouse"
+        folder.mkdir(parents=True, exist_ok=True)  # a configured warehouse must exist
+        return SqliteWarehouse(folder / "warehouse.db")
 
 
 @contextmanager

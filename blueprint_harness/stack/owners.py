@@ -13,6 +13,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from blueprint_harness.backends.warehouses import WAREHOUSE_VARIABLE
 from blueprint_harness.guide import expectations
 from blueprint_harness.process.waiting import wait_for
 from blueprint_harness.stack.api import PrefectApi
@@ -40,8 +41,9 @@ def _daily(cron: str, timezone: str) -> list[dict[str, Any]]:
     return [{"schedule": {"cron": cron, "timezone": timezone}, "active": True}]
 
 
-def seed(api: PrefectApi) -> None:
-    """The owner's own content, made through the API as their tools would."""
+def seed(api: PrefectApi, warehouse_url: str) -> None:
+    """The owner's own content, made through the API as their tools would; their flow
+    runs write to the warehouse at `warehouse_url` (the blueprint's Variable says so)."""
     for pool in (OTHER_POOL, expectations.WORK_POOL_NAME):
         api.post("work_pools/", {"name": pool, "type": "process", "description": "the owner's"})
     deployments = []
@@ -79,6 +81,7 @@ def seed(api: PrefectApi) -> None:
         },
     )
     api.post("variables/", {"name": OWNERS_VARIABLE, "value": "the owner's"})
+    api.post("variables/", {"name": WAREHOUSE_VARIABLE, "value": warehouse_url})
     wait_for(  # the owner's scheduler makes its runs: the content is only whole after that
         lambda: api.flow_runs(
             deployments={"id": {"any_": deployments}},

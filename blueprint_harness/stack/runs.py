@@ -246,6 +246,28 @@ class RunObserver:
             seen.update((run.id, run) for run in runs)
         return list(seen.values())
 
+    def wait_for_task_state(self, flow_run_id: str, task_name: str, state_name: str) -> State:
+        """Wait until the run's task `task_name` has entered `state_name`; that state."""
+        self.touch(flow_run_id)
+
+        def entered() -> State | None:
+            for task in self.api.task_runs(flow_run_id):
+                if task.task_name == task_name:
+                    states = self.api.task_run_states(task.id)
+                    return next((s for s in states if s.name == state_name), None)
+            return None
+
+        found = self.monitor.wait_for(
+            entered,
+            lambda state: state is not None,
+            timeout=self.timeout,
+            expected=f"task {task_name} of flow run {flow_run_id} to enter {state_name}",
+            describe=lambda _: self._history(flow_run_id),
+            interval=0.5,
+        )
+        assert found is not None
+        return found
+
     def wait_for_heartbeat(self, flow_run_id: str) -> None:
         """Wait until the server has stored a heartbeat of the run (zombie detection only
         watches runs whose first heartbeat arrived)."""

@@ -20,6 +20,7 @@ from pathlib import Path
 
 from blueprint_harness.backends import BACKENDS, Allocation, Backend, Database
 from blueprint_harness.backends.sqlite import SqliteDatabase, database_file
+from blueprint_harness.backends.warehouses import Warehouse
 from blueprint_harness.process import janitor
 from blueprint_harness.process.ports import LOOPBACK, free_port
 from blueprint_harness.stack.run_probe import probe_settings
@@ -78,6 +79,7 @@ class Sandbox:
     database: Database
     backend: Backend = BACKENDS["sqlite"]
     extras: tuple[Allocation, ...] = ()  # what else the backend keeps out of memory
+    warehouse: Warehouse | None = None  # where the blueprint's load writes (None: unknown)
     worker_query_seconds: float = 1.0
     extra_settings: Mapping[str, str] = field(default_factory=dict)
     auth_string: str | None = None
@@ -98,6 +100,7 @@ class Sandbox:
         database: Database | None = None,
         backend: Backend = BACKENDS["sqlite"],
         extras: tuple[Allocation, ...] = (),
+        warehouse: Warehouse | None = None,
         worker_query_seconds: float = 1.0,
         extra_settings: Mapping[str, str] | None = None,
         auth_string: str | None = None,
@@ -116,6 +119,7 @@ class Sandbox:
             database=database or SqliteDatabase(database_file(root)),
             backend=backend,
             extras=extras,
+            warehouse=warehouse,
             worker_query_seconds=worker_query_seconds,
             extra_settings=dict(extra_settings or {}),
             auth_string=auth_string,
@@ -206,6 +210,8 @@ class Sandbox:
         """Give back what the backend lent this sandbox (its database, ...)."""
         for allocation in (self.database, *self.extras):
             allocation.release()
+        if self.warehouse is not None:
+            self.warehouse.release()
 
     def env(self, overrides: Mapping[str, str | None] | None = None) -> dict[str, str]:
         """The full child environment: the caller's, scrubbed of PREFECT_*, plus ours.

@@ -10,6 +10,8 @@ from pathlib import Path
 from typing import cast
 
 from blueprint_harness.backends import BACKENDS, BackendServers, Database
+from blueprint_harness.backends.base import WarehouseHost
+from blueprint_harness.backends.warehouses import warehouse_at
 from blueprint_harness.config import HarnessConfig
 from blueprint_harness.stack.external import ServerSideDatabase
 from blueprint_harness.stack.sandbox import Sandbox
@@ -38,6 +40,7 @@ def open_sandbox(
     if config.external:
         return create(
             database=ServerSideDatabase(),
+            warehouse=warehouse_at(config.warehouse_url) if config.warehouse_url else None,
             external_api_url=config.api_url,
             api_key=config.api_key,
             name_suffix=secrets.token_hex(3) if config.names == "unique" else "",
@@ -45,4 +48,5 @@ def open_sandbox(
     backend = BACKENDS[config.backend]
     first, *extras = servers.allocate(backend, root, root.name)
     database = cast(Database, first)  # a backend's first need holds Prefect's data
-    return create(database=database, backend=backend, extras=tuple(extras))
+    warehouse = cast(WarehouseHost, servers[backend.database]).warehouse(root, root.name)
+    return create(database=database, backend=backend, extras=tuple(extras), warehouse=warehouse)

@@ -14,6 +14,7 @@ from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
+from blueprint_harness.backends.warehouses import WAREHOUSE_VARIABLE, Warehouse
 from blueprint_harness.config import HarnessConfig
 from blueprint_harness.process.diagnostics import SessionMonitor
 from blueprint_harness.process.xprocess_adapter import XProcess
@@ -68,6 +69,13 @@ def write_sandbox_card(sandbox: Sandbox, server: PrefectServer | None) -> None:
     (sandbox.root / "session.json").write_text(json.dumps(card, indent=2) + "\n")
 
 
+def point_at_warehouse(api: PrefectApi, warehouse: Warehouse | None) -> None:
+    """Configure the blueprint the way its users do (README): the `warehouse_url` Variable
+    names the warehouse its runs write to, here the sandbox's own."""
+    if warehouse is not None:
+        api.post("variables/", {"name": WAREHOUSE_VARIABLE, "value": warehouse.url})
+
+
 def transcript_path(sandbox: Sandbox) -> Path:
     return sandbox.logs / "cli-transcript.log"
 
@@ -108,6 +116,7 @@ def own_stack(
             )
             try:
                 install_zombie_detection(api)
+                point_at_warehouse(api, sandbox.warehouse)
                 runs = RunObserver(api, monitor, config.run_timeout, timings)
                 cli = sandbox_cli(sandbox)
                 yield Stack(sandbox, server, api, cli, monitor, runs, timings, NoLedger())
