@@ -38,6 +38,8 @@ PHASE2 = "tests/test_phase2_deployment.py"
 PHASE3 = "tests/test_phase3_triggers.py"
 BAD_INPUT = "tests/test_bad_input.py"
 UNIT_FLOW = "tests/unit/test_flow_parameters.py"
+UI = "tests/test_ui.py"
+TROUBLESHOOTING = "tests/test_troubleshooting.py"
 # Two cases at a time: each is mostly waiting on its runs, so two share the cores well.
 AT_ONCE = 2
 OTHER_CHECKOUT = "{other checkout}"  # replaced by a pristine copy's path
@@ -103,7 +105,7 @@ FLOW_REFUSES = f"{UNIT_FLOW}::test_bad_values_are_rejected_naming_the_parameter"
 CONTROL = Case(
     "control (unmodified)",
     (),
-    tests=(PHASE1, PHASE2, PHASE3, BAD_INPUT, UNIT_FLOW),
+    tests=(PHASE1, PHASE2, PHASE3, UI, BAD_INPUT, TROUBLESHOOTING, UNIT_FLOW),
 )
 
 SPELLINGS = Case(
@@ -113,7 +115,12 @@ SPELLINGS = Case(
         flow("from typing import", "import os\nfrom typing import"),
         flow("IO_RETRY_DELAY_SECONDS = 2", "IO_RETRY_DELAY_SECONDS = [2.0, 2.0, 2.0]"),
         flow("Field(gt=0)", "Field(ge=1)"),
-        flow('"Loaded %d records into %s"', '"Wrote %s rows to table %s"'),
+        flow('"Loaded %d records into %s"', '"Wrote %s rows to table %s."'),
+        flow(
+            "    url = warehouse_url()\n",
+            '    logger.info("Writing %d records to %s", len(records), target_table)\n'
+            "    url = warehouse_url()\n",
+        ),
         flow('"Extracting batch_size=%d records from %s"', '"Fetching %s rows from %s"'),
         io_task("extract", ""),
         flow(
@@ -121,12 +128,14 @@ SPELLINGS = Case(
             f"extract = task({IO_DECORATOR.removeprefix('@task(')}(extract)\n\n\n"
             "@task\ndef transform(",
         ),
+        flow("@task\ndef transform(", '@task(name="Normalise records")\ndef transform('),
         manifest('cron: "0 9 * * *"', "cron: 00 09 * * 0-6"),
+        manifest("entrypoint: flows/", "entrypoint: ./flows/"),
         manifest("timezone: America/Chicago", 'timezone: "America/Chicago"'),
         manifest("active: true", "active: yes"),
         manifest("batch_size: 500", "batch_size: 500.0"),
     ),
-    tests=(PHASE1, PHASE2, PHASE3, BAD_INPUT, UNIT_FLOW),
+    tests=(PHASE1, PHASE2, PHASE3, UI, BAD_INPUT, TROUBLESHOOTING, UNIT_FLOW),
 )
 
 DEVIATIONS = (

@@ -57,7 +57,7 @@ def test_local_run_exits_zero_and_prints_its_logs(local_run):
     assert expected.records_loaded_pattern(
         expected.DEFAULT_PARAMETERS["batch_size"], expected.DEFAULT_PARAMETERS["target_table"]
     ).search(output), output
-    assert "Finished in state Completed()" in output
+    assert expected.COMPLETED_OUTPUT in output
 
 
 def test_local_run_is_completed_in_the_api_under_the_flow_name(

@@ -9,9 +9,11 @@ import pytest
 
 from blueprint_harness.guide import expectations as expected
 from blueprint_harness.guide.commands import list_deployments, list_work_pools
-from blueprint_harness.guide.manifest import declared_deployments
+from blueprint_harness.guide.data import load_problems
+from blueprint_harness.guide.manifest import declared_deployments, same_entrypoint
 from blueprint_harness.guide.schedules import daily_occurrences, local_times, same_cron
 from blueprint_harness.stack.cli_output import table_rows
+from blueprint_harness.stack.executions import execution, source_problems
 
 pytestmark = pytest.mark.phase2
 
@@ -57,7 +59,7 @@ def test_deployment_runs_the_flow_on_the_pool_with_the_default_parameters(deploy
         for name, spec in registered.parameter_schema.get("properties", {}).items()
     }
 
-    assert registered.entrypoint == expected.ENTRYPOINT
+    assert same_entrypoint(registered.entrypoint, expected.ENTRYPOINT), registered.entrypoint
     assert registered.work_pool_name == guide_names.pool
     assert registered.parameters == dict(expected.DEFAULT_PARAMETERS)
     assert flow_defaults == dict(expected.DEFAULT_PARAMETERS), "the flow's own defaults"
@@ -84,3 +86,17 @@ def test_scheduler_creates_upcoming_runs_at_9_chicago_time(deployment, prefect_r
     )
     assert timedelta(0) < starts[0] - deployment.created_at <= timedelta(days=1)
     assert all(run.parameters == dict(expected.DEFAULT_PARAMETERS) for run in runs)
+
+
+def test_the_manifest_works_from_another_checkout_and_its_runs_execute_that_copy(
+    run_from_another_checkout, prefect_runs, prefect_stack, warehouse
+):
+    found = run_from_another_checkout
+    record = prefect_runs.wait_settled(found.run.flow_run_id, tasks=expected.TASKS)
+    ran = execution(prefect_stack.sandbox, found.run.flow_run_id)
+    params = expected.DEFAULT_PARAMETERS
+    wanted = expected.expected_rows(params["source_url"], params["batch_size"])
+
+    assert record.flow_run.state_name == "Completed", record.describe()
+    assert not source_problems(found.checkout, ran, expected.FLOW_SCRIPT), ran.describe()
+    assert not load_problems(warehouse, params["target_table"], found.run.flow_run_id, wanted)

@@ -56,4 +56,4 @@ def test_import_error_outside_the_virtual_environment(missing_packages):
 
 def test_the_flow_runs_inside_the_virtual_environment(missing_packages):
     assert missing_packages.inside_venv.returncode == 0
-    assert "Finished in state Completed()" in missing_packages.inside_venv.output
+    assert expected.COMPLETED_OUTPUT in missing_packages.inside_venv.output

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import shutil
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from pathlib import Path
 
 from blueprint_harness.guide import expectations
+from blueprint_harness.guide.manifest import MANIFEST
 from blueprint_harness.guide.names import GUIDE_NAMES, GuideNames
 from blueprint_harness.stack.cli import CliResult, PrefectCli
 from blueprint_harness.stack.cli_output import find_uuid
@@ -110,6 +113,36 @@ def deploy(cli: PrefectCli, names: GuideNames = GUIDE_NAMES, expect: int | None 
     (on a shared server, under the session's own names: `--name ... --pool ...`)."""
     renamed = () if names.exact else ("--pool", names.pool)
     return cli.prefect("deploy", "--name", names.deployment, *renamed, "--no-prompt", expect=expect)
+
+
+@dataclass(frozen=True)
+class CheckoutRun:
+    """A run of the deployment as deployed from another checkout of the project."""
+
+    checkout: Path
+    run: TriggeredRun
+
+
+def copy_project(project_dir: Path, target: Path) -> Path:
+    """The project as a CI job checks it out: its flows and manifest, at another path."""
+    target.mkdir(parents=True)
+    ignore = shutil.ignore_patterns("__pycache__")
+    shutil.copytree(project_dir / "flows", target / "flows", ignore=ignore)
+    shutil.copy(project_dir / MANIFEST, target / MANIFEST)
+    return target
+
+
+def cli_in(cli: PrefectCli, folder: Path) -> PrefectCli:
+    """The same terminal, in another folder."""
+    return PrefectCli(cli.env, folder, cli.transcript, cli.timeout)
+
+
+def deploy_from_checkout(cli: PrefectCli, names: GuideNames) -> str:
+    """The guide's deploy from the checkout `cli` is in, under another deployment name (the
+    manifest's entry under `--name`) on the same pool; the name."""
+    name = f"{names.deployment}-{cli.cwd.name}"
+    cli.prefect("deploy", "--name", name, "--pool", names.pool, "--no-prompt")
+    return name
 
 
 def list_deployments(cli: PrefectCli) -> CliResult:

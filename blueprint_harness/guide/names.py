@@ -17,6 +17,7 @@ from blueprint_harness.stack.sandbox import Sandbox
 @dataclass(frozen=True)
 class GuideNames:
     suffix: str = ""
+    deployment_name: str | None = None  # another deployment of the same manifest
 
     @property
     def exact(self) -> bool:
@@ -32,7 +33,7 @@ class GuideNames:
 
     @property
     def deployment(self) -> str:
-        return self._suffixed(expectations.DEPLOYMENT_NAME)
+        return self.deployment_name or self._suffixed(expectations.DEPLOYMENT_NAME)
 
     @property
     def deployment_full(self) -> str:

@@ -18,7 +18,7 @@ import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sized
 from concurrent.futures import Future, ThreadPoolExecutor, wait
 from contextlib import ExitStack
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from functools import partial
 from typing import Any, Generic, TypeVar, cast
@@ -194,6 +194,27 @@ class GuideSteps:
                 run.flow_run_id, run.trigger.key, run.triggered_at, run.cli.command
             )
         return {run.trigger.key: run for run in runs}
+
+    @step("run_from_another_checkout")
+    def run_from_another_checkout(self) -> guide.CheckoutRun:
+        """The manifest deployed from another checkout of the project (as a CI job's is)
+        and that deployment's default trigger: its runs must execute that copy's flow."""
+        self.deployment().result()  # one deploy at a time: they rewrite the same pool's work
+        self.workers().result()
+        checkout = guide.copy_project(
+            self.stack.sandbox.project_dir, self.stack.sandbox.root / "another-checkout"
+        )
+        there = guide.cli_in(self.stack.cli, checkout)
+        name = guide.deploy_from_checkout(there, self.names)
+        ledger = self.stack.ledger
+        ledger.made_deployment(self.stack.api.deployment(expectations.FLOW_NAME, name).id)
+        elsewhere = replace(self.names, deployment_name=name)
+        default = expectations.TRIGGERS_BY_KEY["default"]
+        run = guide.trigger(there, default, elsewhere, ledger.made_flow_run)
+        self.stack.runs.track(
+            run.flow_run_id, "another-checkout", run.triggered_at, run.cli.command
+        )
+        return guide.CheckoutRun(checkout, run)
 
     def close(self) -> None:
         """Let started steps finish (their errors were reported to whoever waited on

@@ -93,6 +93,25 @@ def test_log_patterns_match_the_lines_they_are_meant_for_in_any_wording():
     assert loaded.search("Wrote warehouse.test.metrics: 50 rows")
     assert not loaded.search("loaded 500 records into warehouse.test.metrics")
     assert not loaded.search("loaded 50 records into warehouse.test.metrics_old")
+    assert loaded.search("Loaded 50 records into warehouse.test.metrics.")  # a full stop
+    assert not loaded.search("loaded 50 records into warehouse.test.metrics.old")
+
+
+@pytest.mark.parametrize(
+    ("found", "same"),
+    [
+        ("flows/data_pipeline.py:enterprise_data_pipeline", True),
+        ("./flows/data_pipeline.py:enterprise_data_pipeline", True),
+        ("flows//data_pipeline.py:enterprise_data_pipeline", True),
+        ("flows/data_pipeline.py:other", False),
+        ("other/data_pipeline.py:enterprise_data_pipeline", False),
+        (None, False),
+    ],
+)
+def test_entrypoints_are_compared_as_paths_not_as_spelled(found, same):
+    from blueprint_harness.guide.manifest import same_entrypoint
+
+    assert same_entrypoint(found, expected.ENTRYPOINT) is same
 
 
 @pytest.mark.parametrize("delay", ["2", "2.0", "2.00"])
