@@ -199,8 +199,9 @@ class GuideSteps:
     def run_from_another_checkout(self) -> guide.CheckoutRun:
         """The manifest deployed from another checkout of the project (as a CI job's is)
         and that deployment's default trigger: its runs must execute that copy's flow."""
-        self.deployment().result()  # one deploy at a time: they rewrite the same pool's work
-        self.workers().result()
+        # After the guide's own triggers are in: its deploy and trigger then never contend
+        # with theirs for the server's writer.
+        self.triggered_runs().result()
         checkout = guide.copy_project(
             self.stack.sandbox.project_dir, self.stack.sandbox.root / "another-checkout"
         )
