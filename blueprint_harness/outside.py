@@ -37,7 +37,9 @@ from blueprint_harness.stack.sandbox import venv_bin
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 READY_FILE_VARIABLE = "INNER_READY_FILE"
-INNER_TIMEOUT_SECONDS = 300
+# A whole inner run of the phases, its own waits bounded within it, takes 60-180 s; under
+# pytest-xdist on two cores beside the teardown group's four inner runs it took over 300 s.
+INNER_TIMEOUT_SECONDS = 600
 # A killed session's watchdog stops its processes: SIGTERM, then SIGKILL after 10 s.
 WATCHDOG_BOUND_SECONDS = 30
 
