@@ -223,10 +223,12 @@ def run_inner_pytest(
 MAX_AT_ONCE = 4
 
 
-def side_by_side(sessions: Mapping[str, Callable[[], InnerPytest]]) -> dict[str, InnerPytest]:
-    """Run inner sessions at the same time (`MAX_AT_ONCE` at a time); if this one is
+def side_by_side(
+    sessions: Mapping[str, Callable[[], InnerPytest]], at_once: int = MAX_AT_ONCE
+) -> dict[str, InnerPytest]:
+    """Run inner sessions at the same time (`at_once` at a time); if this one is
     interrupted meanwhile, stop them all (each tears itself down) rather than wait."""
-    with ThreadPoolExecutor(max_workers=min(MAX_AT_ONCE, len(sessions))) as pool:
+    with ThreadPoolExecutor(max_workers=min(at_once, len(sessions))) as pool:
         futures = {name: pool.submit(run) for name, run in sessions.items()}
         try:
             return {name: future.result() for name, future in futures.items()}

@@ -61,8 +61,8 @@ def end_a_session(scratch, url, ending):
 @pytest.fixture(scope="module")
 def sessions_on_the_owners_server(owners_server, tmp_path_factory):
     """The owner's content (the blueprint's flow with runs and a deployment of its own
-    among it); then two external-mode sessions at once verifying the phases; then three at
-    once ended with their runs in flight (failed, Ctrl-C, SIGTERM); then the content again.
+    among it); then two external-mode sessions at once verifying the phases; then three, two
+    at a time, ended with their runs in flight (failed, Ctrl-C, SIGTERM); then the content again.
     (Five sessions at once, each with its worker and runs, saturate a SQLite owner on two
     cores: its CLI clients then back off past their bounds on its single writer.)"""
     before = snapshot(owners_server.api)
@@ -75,7 +75,7 @@ def sessions_on_the_owners_server(owners_server, tmp_path_factory):
     ending = {
         how: partial(end_a_session, tmp_path_factory.mktemp(how), url, how) for how in ENDINGS
     }
-    ended = {**side_by_side(verifying), **side_by_side(ending)}
+    ended = {**side_by_side(verifying), **side_by_side(ending, at_once=2)}
     return before, ended, snapshot(owners_server.api)
 
 
