@@ -30,6 +30,8 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from blueprint_harness.guide.commands import copy_project
+
 ROOT = Path(__file__).resolve().parent.parent
 FLOW = "flows/data_pipeline.py"
 MANIFEST = "prefect.yaml"
@@ -388,10 +390,7 @@ class Verdict:
 
 
 def copy_blueprint(target: Path) -> Path:
-    target.mkdir(parents=True)
-    shutil.copytree(ROOT / "flows", target / "flows", ignore=shutil.ignore_patterns("__pycache__"))
-    shutil.copy(ROOT / MANIFEST, target / MANIFEST)
-    return target
+    return copy_project(ROOT, target)
 
 
 def apply(project: Path, edits: Sequence[Edit], other_checkout: Path) -> None:

@@ -20,11 +20,6 @@ pytestmark = pytest.mark.phase3
 COMPLETING = [t for t in expected.ALL_TRIGGERS if t.final_state == "Completed"]
 
 
-def task_lines(record, task):
-    """What one task run logged."""
-    return [entry.message for entry in record.logs if entry.task_run_id == task.task_run.id]
-
-
 def typed(parameters):
     """Parameters with their JSON types, so 50, 50.0 and "50" are told apart."""
     return {name: (type(value).__name__, value) for name, value in parameters.items()}
@@ -158,7 +153,7 @@ def test_a_failed_run_wrote_nothing_and_claims_no_write(failed, warehouse):
     params = trigger.parameters
     loaded = expected.records_loaded_pattern(params["batch_size"], params["target_table"])
 
-    load_lines = [line for task in record.tasks_named("load") for line in task_lines(record, task)]
+    load_lines = record.task_log_messages("load")
 
     assert warehouse.rows(params["target_table"], record.flow_run.id) == []
     assert not any(map(loaded.search, load_lines)), record.describe()  # claims no write

@@ -46,7 +46,7 @@ def test_a_load_that_meets_a_locked_table_is_retried_and_lands_once(faults_stack
         faults_stack.runs.wait_for_task_state(run.flow_run_id, "load", "AwaitingRetry")
     record = faults_stack.runs.wait_settled(run.flow_run_id, tasks=expected.TASKS)
     load = record.task("load")
-    load_lines = [entry.message for entry in record.logs if entry.task_run_id == load.task_run.id]
+    load_lines = record.task_log_messages("load")
 
     assert record.flow_run.state_name == "Completed", record.describe()
     assert load.task_run.run_count >= 2, record.describe()

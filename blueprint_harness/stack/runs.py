@@ -62,9 +62,10 @@ class RunRecord:
         return [entry.message for entry in self.logs]
 
     def task_log_messages(self, task_name: str) -> list[str]:
-        """What the run of `task_name` itself logged (not what the flow said about it)."""
-        task_id = self.task(task_name).task_run.id
-        return [entry.message for entry in self.logs if entry.task_run_id == task_id]
+        """What the runs of `task_name` themselves logged (not what the flow said about
+        them); none if the task never ran."""
+        task_ids = {task.task_run.id for task in self.tasks_named(task_name)}
+        return [entry.message for entry in self.logs if entry.task_run_id in task_ids]
 
     def describe(self) -> str:
         """State history, task runs with their states, and the stored log lines."""
