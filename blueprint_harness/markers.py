@@ -30,6 +30,7 @@ class Marker:
 # breaks things on purpose. A test runs in the place of the first marker it carries.
 MARKERS: tuple[Marker, ...] = (
     Marker("unit", "fast checks with no server: the harness's own logic, the flow's validation"),
+    Marker("manifest", "the manifest checked before any server starts, each mistake named"),
     Marker("phase1", "Phase 1 of the guide: server, API configuration, local run Completed"),
     Marker("phase2", "Phase 2 of the guide: work pool, worker, deployment, schedule"),
     Marker("phase3", "Phase 3 of the guide: triggers, overrides, failures, retries, logs"),

@@ -131,7 +131,7 @@ SPELLINGS = Case(
             "@task\ndef transform(",
         ),
         flow("@task\ndef transform(", '@task(name="Normalise records")\ndef transform('),
-        manifest('cron: "0 9 * * *"', "cron: 00 09 * * 0-6"),
+        manifest('cron: "0 9 * * *"', 'cron: "00 09 ? * *"'),
         manifest("entrypoint: flows/", "entrypoint: ./flows/"),
         manifest("timezone: America/Chicago", 'timezone: "America/Chicago"'),
         manifest("active: true", "active: yes"),

@@ -10,8 +10,8 @@ import pytest
 from blueprint_harness.guide import expectations as expected
 from blueprint_harness.guide.commands import list_deployments, list_work_pools
 from blueprint_harness.guide.data import load_problems
-from blueprint_harness.guide.manifest import declared_deployments, same_entrypoint
 from blueprint_harness.guide.schedules import daily_occurrences, local_times, same_cron
+from blueprint_harness.manifest.declared import declared_deployments, same_entrypoint
 from blueprint_harness.stack.cli_output import table_rows
 from blueprint_harness.stack.executions import execution, source_problems
 

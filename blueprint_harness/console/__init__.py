@@ -1,4 +1,6 @@
-"""The `blueprint` command: `blueprint up` (the stack in one terminal)."""
+"""The `blueprint` command: `blueprint up` (the stack in one terminal), `blueprint check`
+(the manifest before any server starts), `blueprint drift` (the manifest against a live
+server)."""
 
 from __future__ import annotations
 
@@ -6,7 +8,7 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from blueprint_harness.console import up
+from blueprint_harness.console import check, drift, up
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -15,6 +17,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     commands = parser.add_subparsers(dest="command", required=True)
     up.add_parser(commands)
+    check.add_parser(commands)
+    drift.add_parser(commands)
     args = parser.parse_args(argv)
     code: int = args.run(args)
     return code

@@ -9,8 +9,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from blueprint_harness.guide import expectations
-from blueprint_harness.guide.manifest import MANIFEST
 from blueprint_harness.guide.names import GUIDE_NAMES, GuideNames
+from blueprint_harness.manifest.declared import MANIFEST
 from blueprint_harness.stack.cli import CliResult, PrefectCli
 from blueprint_harness.stack.cli_output import find_uuid
 from blueprint_harness.stack.models import Deployment, WorkPool

@@ -27,6 +27,8 @@ from blueprint_harness.config import HarnessConfig
 from blueprint_harness.guide import commands as guide
 from blueprint_harness.guide import expectations
 from blueprint_harness.guide.names import names_for
+from blueprint_harness.manifest.check import ManifestCheck, check_manifest
+from blueprint_harness.manifest.problems import ManifestProblems
 from blueprint_harness.process.xprocess_adapter import XProcess
 from blueprint_harness.stack import timings
 from blueprint_harness.stack.stack import Stack, running_stack_workers
@@ -158,11 +160,21 @@ class GuideSteps:
             running_stack_workers(self.xprocess, self.stack, pool, self.config)
         )
 
+    @step("manifest_checked", deferred=False)
+    def manifest_checked(self) -> ManifestCheck:
+        """The pre-deploy check of the manifest (`blueprint check`), while the pool is made."""
+        return check_manifest(self.stack.sandbox.project_dir)
+
     @step("deployment")
     def deployment(self) -> guide.Deployed:
         """Step 2.4: the deployment registered from prefect.yaml with the guide's command
-        (`prefect deploy --name production-etl --no-prompt`)."""
-        self.work_pool().result()
+        (`prefect deploy --name production-etl --no-prompt`), once the manifest passed the
+        pre-deploy check (its mistakes then fail the deploy's tests in seconds, named)."""
+        pool = self.work_pool()  # made meanwhile
+        checked = self.manifest_checked().result()
+        if not checked.ok:
+            raise ManifestProblems(checked.problems)
+        pool.result()
         created_at = datetime.now(UTC)
         with self.stack.timings.measure(timings.DEPLOY):
             result = guide.deploy(self.stack.cli, self.names)

@@ -109,7 +109,7 @@ def test_log_patterns_match_the_lines_they_are_meant_for_in_any_wording():
     ],
 )
 def test_entrypoints_are_compared_as_paths_not_as_spelled(found, same):
-    from blueprint_harness.guide.manifest import same_entrypoint
+    from blueprint_harness.manifest.declared import same_entrypoint
 
     assert same_entrypoint(found, expected.ENTRYPOINT) is same
 

@@ -32,7 +32,10 @@ def test_a_run_at_9_utc_is_not_9_in_chicago():
     assert local_times([datetime(2026, 1, 15, 9, tzinfo=UTC)], CHICAGO)[0].hour == 3
 
 
-@pytest.mark.parametrize("spelling", ["0 9 * * *", "00 09 * * *", "0 9 * * 0-6", "0 9 */1 * *"])
+@pytest.mark.parametrize(
+    "spelling",
+    ["0 9 * * *", "00 09 * * *", "0 9 * * 0-6", "0 9 */1 * *", "0 9 ? * *", "0 9 * * MON-SUN"],
+)
 def test_the_same_cron_in_other_spellings_is_the_same_schedule(spelling):
     assert same_cron(spelling, "0 9 * * *")
 

@@ -1,0 +1,87 @@
+"""Each deployment's entrypoint imported in a fresh process, as a worker's flow-run
+process imports it, with its default parameters validated against the flow: bounded in
+time and proven free of side effects on the project's files."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import tempfile
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+PROBE = Path(__file__).with_name("entrypoint_probe.py")
+# Generous: an import of Prefect and the flow takes ~3 s here, ~10 s on a loaded machine.
+IMPORT_BOUND_SECONDS = 60.0
+# Port 9 (discard): an import that calls the API fails at once instead of reaching a server.
+NOWHERE_API_URL = "http://127.0.0.1:9/api"
+
+
+@dataclass(frozen=True)
+class Imported:
+    """What the fresh process found: problems as (deployment, field, message), and the
+    flow name of each entrypoint that imported."""
+
+    problems: list[tuple[str, str, str]]
+    flows: dict[str, str]
+
+
+def _files(root: Path) -> dict[str, tuple[int, int]]:
+    """Each file under `root` (bytecode caches aside) with its size and modification time."""
+    return {
+        str(path.relative_to(root)): (path.stat().st_size, path.stat().st_mtime_ns)
+        for path in root.rglob("*")
+        if path.is_file() and "__pycache__" not in path.parts
+    }
+
+
+def _changes(before: Mapping[str, Any], after: Mapping[str, Any]) -> list[str]:
+    return sorted(
+        name for name in before.keys() | after.keys() if before.get(name) != after.get(name)
+    )
+
+
+def import_entrypoints(
+    project_dir: Path, items: Sequence[Mapping[str, Any]], bound: float = IMPORT_BOUND_SECONDS
+) -> Imported:
+    """Run the probe on `items` ({deployment, entrypoint, parameters}) from `project_dir`."""
+    if not items:
+        return Imported([], {})
+    before = _files(project_dir)
+    with tempfile.TemporaryDirectory(prefix="manifest-check-") as home:
+        env = {
+            **os.environ,
+            "PREFECT_HOME": home,
+            "PREFECT_API_URL": NOWHERE_API_URL,
+            "PREFECT_PROFILES_PATH": str(Path(home) / "profiles.toml"),
+            "PYTHONDONTWRITEBYTECODE": "1",
+        }
+        try:
+            done = subprocess.run(
+                [sys.executable, str(PROBE), json.dumps(list(items))],
+                cwd=project_dir,
+                env=env,
+                capture_output=True,
+                text=True,
+                timeout=bound,
+                check=False,
+            )
+        except subprocess.TimeoutExpired:
+            names = ", ".join(sorted({str(item["entrypoint"]) for item in items}))
+            return Imported(
+                [("", "entrypoint", f"importing {names} took more than {bound:.0f} s")], {}
+            )
+    lines = done.stdout.strip().splitlines()
+    if done.returncode != 0 or not lines:
+        tail = "\n".join(done.stderr.strip().splitlines()[-15:])
+        return Imported([("", "entrypoint", f"the import check itself failed:\n{tail}")], {})
+    found = json.loads(lines[-1])
+    problems = [(p["deployment"], p["field"], p["message"]) for p in found["problems"]]
+    changed = _changes(before, _files(project_dir))
+    if changed:
+        problems.append(("", "entrypoint", f"importing the flows changed files: {changed}"))
+    return Imported(problems, dict(found["flows"]))
