@@ -39,6 +39,13 @@ MARKERS: tuple[Marker, ...] = (
     Marker("troubleshooting", "the guide's Troubleshooting table, reproduced then fixed"),
     Marker("faults", "a server, worker or flow-run process killed mid-run"),
     Marker("security", "loopback only, the user's Prefect home untouched, basic auth"),
+    Marker(
+        "redeploy", "redeploys onto a live server: slots kept single, history kept, changes applied"
+    ),
+    Marker(
+        "every_deployment", "every deployment the manifest declares: deployed with --all, each runs"
+    ),
+    Marker("drift", "the manifest against a live server: each difference named, read-only"),
     Marker("external", "external mode against a separate server it seeds and checks"),
     Marker("up", "`blueprint up`, the stack in one command, used as a person uses it"),
     Marker("teardown", "sessions ended every way (pass, fail, Ctrl-C, SIGTERM) leave nothing"),

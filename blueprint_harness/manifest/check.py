@@ -5,8 +5,9 @@ server, whether the pools the deployments name exist there."""
 
 from __future__ import annotations
 
+import os
 import time
-from collections.abc import Collection
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -16,7 +17,7 @@ import yaml
 from blueprint_harness.manifest.declared import MANIFEST, read_manifest
 from blueprint_harness.manifest.entrypoints import import_entrypoints
 from blueprint_harness.manifest.problems import Problem, describe
-from blueprint_harness.manifest.strict import manifest_problems
+from blueprint_harness.manifest.strict import CLEAR_SCHEDULES_SETTING, manifest_problems
 
 
 @dataclass(frozen=True)
@@ -61,8 +62,13 @@ def _imports(document: dict[str, Any]) -> list[dict[str, Any]]:
     return items
 
 
-def check_manifest(project_dir: Path, manifest: str = MANIFEST) -> ManifestCheck:
-    """Check the project's manifest without a server."""
+def check_manifest(
+    project_dir: Path, manifest: str = MANIFEST, env: Mapping[str, str] | None = None
+) -> ManifestCheck:
+    """Check the project's manifest without a server, for a deploy run with `env`'s
+    settings (default: this process's environment)."""
+    settings = os.environ if env is None else env
+    clears = settings.get(CLEAR_SCHEDULES_SETTING, "").lower() in ("1", "true", "yes")
     began = time.monotonic()
     path = project_dir / manifest
     try:
@@ -70,7 +76,7 @@ def check_manifest(project_dir: Path, manifest: str = MANIFEST) -> ManifestCheck
     except (OSError, ValueError, yaml.YAMLError) as error:
         problem = Problem(manifest, None, "", f"cannot be read: {error}")
         return ManifestCheck(path, [problem], time.monotonic() - began, {})
-    problems = manifest_problems(document, manifest)
+    problems = manifest_problems(document, manifest, clears)
     imported = import_entrypoints(project_dir, _imports(document))
     problems += [
         Problem(manifest, d or None, field, message) for d, field, message in imported.problems

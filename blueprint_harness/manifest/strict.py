@@ -33,6 +33,9 @@ JOB_TEMPLATES: Mapping[str, dict[str, Any]] = {
 }
 DEFAULT_POOL_TYPE = "process"
 WORKING_DIRECTORY_STEP = "prefect.deployments.steps.set_working_directory"
+# Prefect 3.9 keeps a deployment's schedules when a redeploy's `schedules:` is empty (a
+# deprecated behaviour, with a FutureWarning) unless this setting is true.
+CLEAR_SCHEDULES_SETTING = "PREFECT_DEPLOYMENTS_CLEAR_SCHEDULES_ON_EMPTY"
 
 
 def _keys(model: type[BaseModel]) -> set[str]:
@@ -62,8 +65,11 @@ def _validation_problems(error: ValidationError, prefix: str) -> Iterator[tuple[
         yield f"{prefix}{field}", detail["msg"]
 
 
-def manifest_problems(document: Mapping[str, Any], file: str) -> list[Problem]:
-    """The problems of the manifest as a whole and of each deployment it declares."""
+def manifest_problems(
+    document: Mapping[str, Any], file: str, clears_empty_schedules: bool = False
+) -> list[Problem]:
+    """The problems of the manifest as a whole and of each deployment it declares
+    (`clears_empty_schedules`: whether the deploy runs with CLEAR_SCHEDULES_SETTING on)."""
     problems = [
         Problem(file, None, field, message)
         for field, message in _unknown(document, PrefectYamlModel, "")
@@ -85,12 +91,15 @@ def manifest_problems(document: Mapping[str, Any], file: str) -> list[Problem]:
         if names.count(declared.get("name")) > 1:
             problems.append(Problem(file, name, "name", "declared more than once"))
         problems += [
-            Problem(file, name, field, message) for field, message in deployment_problems(declared)
+            Problem(file, name, field, message)
+            for field, message in deployment_problems(declared, clears_empty_schedules)
         ]
     return problems
 
 
-def deployment_problems(declared: Mapping[str, Any]) -> list[tuple[str, str]]:
+def deployment_problems(
+    declared: Mapping[str, Any], clears_empty_schedules: bool = False
+) -> list[tuple[str, str]]:
     """(field, message) for each mistake of one deployment entry."""
     found = list(_unknown(declared, DeploymentConfig, ""))
     try:
@@ -111,6 +120,14 @@ def deployment_problems(declared: Mapping[str, Any]) -> list[tuple[str, str]]:
         found += list(_unknown(pool, WorkPoolConfig, "work_pool."))
         found += list(job_variable_problems(pool.get("job_variables") or {}))
     found += list(schedule_problems(declared.get("schedules")))
+    if declared.get("schedules") == [] and not clears_empty_schedules:
+        found.append(
+            (
+                "schedules",
+                "empty: on a redeploy Prefect keeps the schedules the deployment has; set "
+                f"{CLEAR_SCHEDULES_SETTING}=true for the deploy to clear them",
+            )
+        )
     for field in ("build", "push", "pull"):
         found += [(f"{field}[{i}]", message) for i, message in _step_problems(declared.get(field))]
     return found

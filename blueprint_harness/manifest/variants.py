@@ -5,7 +5,7 @@ schedules emptied, a deployment removed, and the broken variants the pre-deploy 
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from blueprint_harness.manifest.declared import Document
@@ -65,7 +65,7 @@ class Broken:
     edit: Edit
     deployment: str | None
     field: str
-    says: tuple[str, ...] = field(default_factory=tuple)  # words the message must carry
+    says: tuple[str, ...] = ()  # words the message must carry
 
 
 def _on(name: str, change: Callable[[dict[str, Any]], None]) -> Edit:

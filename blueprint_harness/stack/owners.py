@@ -22,7 +22,6 @@ OTHER_POOL = "other-team-pool"
 OTHER_FLOW = "Other Team Flow"
 OTHER_DEPLOYMENT = "nightly-other"
 OTHER_CRON = "30 6 * * *"
-SCHEDULED_RUNS = 3  # what Prefect's scheduler keeps ahead of a daily schedule
 
 
 OWNERS_BLUEPRINT_DEPLOYMENT = "owners-etl"  # the blueprint's flow, deployed by its owner
@@ -87,9 +86,9 @@ def seed(api: PrefectApi, warehouse_url: str) -> None:
             deployments={"id": {"any_": deployments}},
             flow_runs={"state": {"type": {"any_": ["SCHEDULED"]}}},
         ),
-        lambda runs: len(runs) >= SCHEDULED_RUNS * len(deployments),
+        lambda runs: len(runs) >= expectations.SCHEDULER_MIN_RUNS * len(deployments),
         timeout=120,
-        expected=f"the owner's scheduler to make {SCHEDULED_RUNS} runs of each deployment",
+        expected=f"the owner's scheduler's {expectations.SCHEDULER_MIN_RUNS} runs a deployment",
         describe=lambda runs: f"{len(runs)} scheduled runs",
     )
 
