@@ -110,7 +110,8 @@ def compare(
         "paused": (bool(declared.get("paused", False)), bool(found.get("paused"))),
         "concurrency_limit": (
             _concurrency(declared.get("concurrency_limit")),
-            found.get("concurrency_limit"),
+            # `concurrency_limit` in answers is always None since Prefect 3.1 (deprecated).
+            (found.get("global_concurrency_limit") or {}).get("limit"),
         ),
     }
     if not same_entrypoint(found.get("entrypoint"), str(declared.get("entrypoint"))):

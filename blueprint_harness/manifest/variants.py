@@ -86,6 +86,21 @@ def _both(*edits: Edit) -> Edit:
 
 
 GUIDE = "production-etl"
+MISSING_POOL = "no-such-pool"
+# Only a server can tell: the pool a deployment names is not there.
+POOL_NOT_ON_SERVER = Broken(
+    "pool-not-on-server",
+    _both(
+        add_second_deployment,
+        _on(
+            SECOND_DEPLOYMENT,
+            lambda d: d.update(work_pool={**d["work_pool"], "name": MISSING_POOL}),
+        ),
+    ),
+    SECOND_DEPLOYMENT,
+    "work_pool.name",
+    (MISSING_POOL,),
+)
 BROKEN: tuple[Broken, ...] = (
     Broken(
         "bad-entrypoint",

@@ -61,7 +61,7 @@ class Slots:
 
 
 def upcoming_firings(
-    schedule: dict[str, Any], after: datetime, count: int = 200
+    schedule: Mapping[str, Any], after: datetime, count: int = 200
 ) -> tuple[datetime, ...]:
     """The first `count` firings of a manifest schedule (cron) after `after`."""
     return tuple(cron_firings(schedule["cron"], schedule.get("timezone") or "UTC", count, after))
@@ -118,28 +118,34 @@ class Checkout:
     def declared(self, name: str) -> dict[str, Any]:
         return next(d for d in self.manifest["deployments"] if d["name"] == name)
 
-    def slots(self, name: str) -> Slots:
-        """The deployment's upcoming runs now, and the firings its declared schedule gives."""
-        declared = self.declared(name)
-        schedules = declared.get("schedules") or []
+    def slots(self, name: str, schedule: Mapping[str, Any] | None = None) -> Slots:
+        """The deployment's upcoming runs now, and the firings `schedule` gives (default:
+        the one the manifest declares for it)."""
+        schedules = [schedule] if schedule else self.declared(name).get("schedules") or []
         expected = upcoming_firings(schedules[0], self.deployed_at) if schedules else ()
         runs = self.stack.runs.auto_scheduled(self.deployment(name).id)
         return Slots(tuple(runs), expected)
 
-    def wait_slots(self, name: str, quiet: bool = True) -> Slots:
+    def wait_slots(
+        self, name: str, quiet: bool = True, schedule: Mapping[str, Any] | None = None
+    ) -> Slots:
         """Wait until the scheduler has made the deployment's upcoming runs at its declared
         firings (at least three, Prefect's minimum), then (`quiet`) watch a while for
         doubles (a doubled slot stays: one watch after several deploys sees them all)."""
         wanted = expectations.SCHEDULER_MIN_RUNS if self.declared(name).get("schedules") else 0
         slots = self.stack.monitor.wait_for(
-            lambda: self.slots(name),
+            lambda: self.slots(name, schedule),
             lambda s: len(s.runs) >= wanted and (s.as_expected or not wanted),
             timeout=self.stack.runs.timeout,
             expected=f"{name}'s upcoming runs at its declared firings, each slot once",
             describe=Slots.describe,
             interval=1.0,
         )
-        seen = self.stack.monitor.observe(lambda: self.slots(name), QUIET_SECONDS) if quiet else []
+        seen = (
+            self.stack.monitor.observe(lambda: self.slots(name, schedule), QUIET_SECONDS)
+            if quiet
+            else []
+        )
         return max([slots, *seen], key=lambda s: (len(s.doubled), len(s.runs) if not wanted else 0))
 
     def run_default(self, name: str) -> guide.TriggeredRun:
