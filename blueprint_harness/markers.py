@@ -46,6 +46,7 @@ MARKERS: tuple[Marker, ...] = (
         "every_deployment", "every deployment the manifest declares: deployed with --all, each runs"
     ),
     Marker("drift", "the manifest against a live server: each difference named, read-only"),
+    Marker("upgrade", "the previous Prefect minor upgraded in place; its workers on this server"),
     Marker("external", "external mode against a separate server it seeds and checks"),
     Marker("up", "`blueprint up`, the stack in one command, used as a person uses it"),
     Marker("teardown", "sessions ended every way (pass, fail, Ctrl-C, SIGTERM) leave nothing"),

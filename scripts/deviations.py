@@ -42,6 +42,9 @@ BAD_INPUT = "tests/test_bad_input.py"
 UNIT_FLOW = "tests/unit/test_flow_parameters.py"
 UI = "tests/test_ui.py"
 TROUBLESHOOTING = "tests/test_troubleshooting.py"
+MANIFEST_CHECK = "tests/test_manifest.py"
+REDEPLOY = "tests/test_redeploy.py"
+WAREHOUSE_FAULTS = "tests/test_warehouse_faults.py"
 # Two cases at a time: each is mostly waiting on its runs, so two share the cores well.
 AT_ONCE = 2
 OTHER_CHECKOUT = "{other checkout}"  # replaced by a pristine copy's path
@@ -107,7 +110,7 @@ FLOW_REFUSES = f"{UNIT_FLOW}::test_bad_values_are_rejected_naming_the_parameter"
 CONTROL = Case(
     "control (unmodified)",
     (),
-    tests=(PHASE1, PHASE2, PHASE3, UI, BAD_INPUT, TROUBLESHOOTING, UNIT_FLOW),
+    tests=(MANIFEST_CHECK, PHASE1, PHASE2, PHASE3, UI, BAD_INPUT, TROUBLESHOOTING, UNIT_FLOW),
 )
 
 SPELLINGS = Case(
@@ -137,7 +140,7 @@ SPELLINGS = Case(
         manifest("active: true", "active: yes"),
         manifest("batch_size: 500", "batch_size: 500.0"),
     ),
-    tests=(PHASE1, PHASE2, PHASE3, UI, BAD_INPUT, TROUBLESHOOTING, UNIT_FLOW),
+    tests=(MANIFEST_CHECK, PHASE1, PHASE2, PHASE3, UI, BAD_INPUT, TROUBLESHOOTING, UNIT_FLOW),
 )
 
 DEVIATIONS = (
@@ -339,6 +342,34 @@ DEVIATIONS = (
             ),
         ),
         (DURATION,),
+    ),
+    Case(
+        "cached-load",
+        (
+            flow(
+                "from prefect.runtime import",
+                "from prefect.cache_policies import INPUTS\nfrom prefect.runtime import",
+            ),
+            io_task("load", IO_DECORATOR.removesuffix(")") + ", cache_policy=INPUTS)"),
+        ),
+        (f"{REDEPLOY}::test_each_run_of_the_same_batch_loads_its_own_rows",),
+    ),
+    Case(
+        "retries-only-for-the-harness-inputs",
+        (
+            io_task(
+                "load",
+                IO_DECORATOR.removesuffix(")")
+                + ',\n    retry_condition_fn=lambda t, r, s: "invalid" in (s.message or ""))',
+            ),
+        ),
+        (f"{WAREHOUSE_FAULTS}::test_a_load_that_meets_a_locked_table_is_retried_and_lands_once",),
+    ),
+    # Mistakes Prefect accepts silently (issue 18): only the pre-deploy check names them.
+    Case(
+        "job-variable-misspelt",
+        (manifest("job_variables: {}", "job_variables: {workdir: /tmp}"),),
+        (f"{MANIFEST_CHECK}::test_the_blueprints_manifest_passes_the_check_in_seconds",),
     ),
     Case(
         "no-local-run",

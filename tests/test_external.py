@@ -181,8 +181,9 @@ def answering():
         ((401, b'{"detail": "Unauthorized"}'), r"refused the credentials \(HTTP 401\)"),
         ((404, b"<html>not here</html>"), "does not answer as a Prefect API"),
         ((200, b'"2.19.3"'), r"runs Prefect 2\.19\.3; the blueprint needs a Prefect 3\.x server"),
+        ((200, b'"3.0.11"'), r"runs Prefect 3\.0\.11, older than this client's Prefect 3\."),
     ],
-    ids=["wrong-credentials", "not-prefect", "prefect-2"],
+    ids=["wrong-credentials", "not-prefect", "prefect-2", "older-minor"],
 )
 def test_an_unusable_server_gets_a_clear_error(answering, answer, message):
     with pytest.raises(ExternalServerError, match=message):

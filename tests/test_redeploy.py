@@ -24,6 +24,14 @@ def test_an_unchanged_redeploy_keeps_the_deployment_and_its_history(
     assert {state for state, _ in first_deploy.finished.values()} == {"Completed"}
 
 
+def test_each_run_of_the_same_batch_loads_its_own_rows(first_deploy, checkout):
+    params = expected.DEFAULT_PARAMETERS
+    wanted = expected.expected_rows(params["source_url"], params["batch_size"])
+
+    for run_id in first_deploy.finished:
+        assert not load_problems(checkout.warehouse, params["target_table"], run_id, wanted)
+
+
 def test_an_unchanged_redeploy_never_doubles_an_upcoming_slot(first_deploy, unchanged_redeploys):
     for deployed in (first_deploy, *unchanged_redeploys):
         assert deployed.slots.as_expected, deployed.slots.describe()

@@ -50,6 +50,11 @@ class Database(Allocation, Protocol):
         """Flow-run ids read from the storage itself: proof the server writes here."""
         ...
 
+    def emptied(self) -> Database:
+        """The same database with nothing in it, not even Prefect's schema: for a server
+        of another Prefect version, whose own `prefect server database upgrade` makes it."""
+        ...
+
 
 class Provision(Protocol):
     """A component provisioned for a session: it hands each stack a part."""

@@ -183,6 +183,11 @@ class PostgresDatabase:
         rows = self.server.fetch(["SELECT version_num FROM alembic_version"], self.database)[0]
         return str(rows[0][0]) if rows else None
 
+    def emptied(self) -> PostgresDatabase:
+        self.server.drop_database(self.database)
+        self.server.fetch([f'CREATE DATABASE "{self.database}"'])
+        return self
+
     def release(self) -> None:
         self.server.drop_database(self.database)
 

@@ -13,7 +13,7 @@ import sqlite3
 import subprocess
 from collections.abc import Iterator, Mapping
 from contextlib import closing, contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from blueprint_harness.backends.base import Provider, ProvisionContext
@@ -39,6 +39,10 @@ class SqliteDatabase:
 
     def describe(self) -> str:
         return f"SQLite at {self.path}"
+
+    def emptied(self) -> SqliteDatabase:
+        self.path.unlink(missing_ok=True)
+        return replace(self, template=None)
 
     def release(self) -> None:
         """Nothing to give back: the file goes with the stack's folder."""

@@ -10,7 +10,7 @@ from pathlib import Path
 
 from blueprint_harness.guide import expectations
 from blueprint_harness.guide.names import GUIDE_NAMES, GuideNames
-from blueprint_harness.manifest.declared import MANIFEST
+from blueprint_harness.manifest.declared import MANIFEST, renamed_manifest
 from blueprint_harness.stack.cli import CliResult, PrefectCli
 from blueprint_harness.stack.cli_output import find_uuid
 from blueprint_harness.stack.models import Deployment, WorkPool
@@ -108,11 +108,32 @@ def list_work_pools(cli: PrefectCli, expect: int | None = 0) -> CliResult:
     return cli.prefect("work-pool", "ls", expect=expect)
 
 
-def deploy(cli: PrefectCli, names: GuideNames = GUIDE_NAMES, expect: int | None = 0) -> CliResult:
-    """Step 2.4: `prefect deploy --name production-etl --no-prompt` from the project root
-    (on a shared server, under the session's own names: `--name ... --pool ...`)."""
-    renamed = () if names.exact else ("--pool", names.pool)
-    return cli.prefect("deploy", "--name", names.deployment, *renamed, "--no-prompt", expect=expect)
+def deploy(
+    cli: PrefectCli,
+    names: GuideNames = GUIDE_NAMES,
+    expect: int | None = 0,
+    scratch: Path | None = None,
+) -> CliResult:
+    """Step 2.4: `prefect deploy --name production-etl --no-prompt` from the project root.
+
+    On a shared server, under the session's own names: from a manifest written in `scratch`
+    that declares only the guide's entry, renamed and on the session's pool (`--name X`
+    alone renames only a manifest's single entry; the manifest may declare several)."""
+    if names.exact:
+        return cli.prefect("deploy", "--name", names.deployment, "--no-prompt", expect=expect)
+    return _deploy_renamed(cli, names, names.deployment, scratch or cli.cwd.parent, expect)
+
+
+def _deploy_renamed(
+    cli: PrefectCli, names: GuideNames, name: str, scratch: Path, expect: int | None = 0
+) -> CliResult:
+    """The manifest's guide entry deployed as `name` on the session's pool."""
+    manifest = renamed_manifest(
+        cli.cwd, scratch / f"{name}.prefect.yaml", expectations.DEPLOYMENT_NAME, name, names.pool
+    )
+    return cli.prefect(
+        "deploy", "--prefect-file", str(manifest), "--name", name, "--no-prompt", expect=expect
+    )
 
 
 @dataclass(frozen=True)
@@ -134,14 +155,14 @@ def copy_project(project_dir: Path, target: Path) -> Path:
 
 def cli_in(cli: PrefectCli, folder: Path) -> PrefectCli:
     """The same terminal, in another folder."""
-    return PrefectCli(cli.env, folder, cli.transcript, cli.timeout)
+    return PrefectCli(cli.env, folder, cli.transcript, cli.timeout, cli.bin_dir)
 
 
-def deploy_from_checkout(cli: PrefectCli, names: GuideNames) -> str:
+def deploy_from_checkout(cli: PrefectCli, names: GuideNames, scratch: Path) -> str:
     """The guide's deploy from the checkout `cli` is in, under another deployment name (the
-    manifest's entry under `--name`) on the same pool; the name."""
+    manifest's guide entry renamed, in `scratch`) on the same pool; the name."""
     name = f"{names.deployment}-{cli.cwd.name}"
-    cli.prefect("deploy", "--name", name, "--pool", names.pool, "--no-prompt")
+    _deploy_renamed(cli, names, name, scratch)
     return name
 
 

@@ -28,7 +28,9 @@ from blueprint_harness.guide import commands as guide
 from blueprint_harness.guide import expectations
 from blueprint_harness.guide.names import names_for
 from blueprint_harness.manifest.check import ManifestCheck, check_manifest
+from blueprint_harness.manifest.declared import rewrite_manifest
 from blueprint_harness.manifest.problems import ManifestProblems
+from blueprint_harness.manifest.variants import add_second_deployment
 from blueprint_harness.process.xprocess_adapter import XProcess
 from blueprint_harness.stack import timings
 from blueprint_harness.stack.stack import Stack, running_stack_workers
@@ -177,7 +179,7 @@ class GuideSteps:
         pool.result()
         created_at = datetime.now(UTC)
         with self.stack.timings.measure(timings.DEPLOY):
-            result = guide.deploy(self.stack.cli, self.names)
+            result = guide.deploy(self.stack.cli, self.names, scratch=self.stack.sandbox.root)
         found = self.stack.api.deployment(expectations.FLOW_NAME, self.names.deployment)
         self.stack.ledger.made_deployment(found.id)
         return guide.Deployed(result, found, created_at)
@@ -209,16 +211,20 @@ class GuideSteps:
 
     @step("run_from_another_checkout")
     def run_from_another_checkout(self) -> guide.CheckoutRun:
-        """The manifest deployed from another checkout of the project (as a CI job's is)
-        and that deployment's default trigger: its runs must execute that copy's flow."""
+        """The manifest deployed from another checkout of the project (as a CI job's is),
+        its guide entry under another name, and that deployment's default trigger: its
+        runs must execute that copy's flow."""
         # After the guide's own triggers are in: its deploy and trigger then never contend
         # with theirs for the server's writer.
         self.triggered_runs().result()
         checkout = guide.copy_project(
             self.stack.sandbox.project_dir, self.stack.sandbox.root / "another-checkout"
         )
+        # A team's manifest grows: the copy declares a second deployment too, which the
+        # renamed deploy (as in external mode) must leave out.
+        rewrite_manifest(checkout, add_second_deployment)
         there = guide.cli_in(self.stack.cli, checkout)
-        name = guide.deploy_from_checkout(there, self.names)
+        name = guide.deploy_from_checkout(there, self.names, self.stack.sandbox.root)
         ledger = self.stack.ledger
         ledger.made_deployment(self.stack.api.deployment(expectations.FLOW_NAME, name).id)
         elsewhere = replace(self.names, deployment_name=name)

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import posixpath
 import subprocess
 import sys
 import tempfile
@@ -30,13 +31,20 @@ class Imported:
     flows: dict[str, str]
 
 
-def _files(root: Path) -> dict[str, tuple[int, int]]:
-    """Each file under `root` (bytecode caches aside) with its size and modification time."""
-    return {
-        str(path.relative_to(root)): (path.stat().st_size, path.stat().st_mtime_ns)
-        for path in root.rglob("*")
-        if path.is_file() and "__pycache__" not in path.parts
-    }
+def _files(root: Path, folders: Sequence[str]) -> dict[str, tuple[int, int]]:
+    """What an import could write to unnoticed: the files of the entrypoints' folders (bytecode
+    caches aside) and the project's top-level files (the process's working directory), each
+    with its size and modification time. Hidden files, the venv and the logs of a session
+    running meanwhile are not the flow's."""
+    paths = [p for p in root.iterdir() if p.is_file() and not p.name.startswith(".")]
+    for folder in {root / f for f in folders if f not in ("", ".")}:
+        if folder.is_dir():
+            paths += [p for p in folder.rglob("*") if p.is_file() and "__pycache__" not in p.parts]
+    return {str(p.relative_to(root)): (p.stat().st_size, p.stat().st_mtime_ns) for p in paths}
+
+
+def _folders(items: Sequence[Mapping[str, Any]]) -> list[str]:
+    return [posixpath.dirname(str(item["entrypoint"]).rpartition(":")[0]) for item in items]
 
 
 def _changes(before: Mapping[str, Any], after: Mapping[str, Any]) -> list[str]:
@@ -51,7 +59,7 @@ def import_entrypoints(
     """Run the probe on `items` ({deployment, entrypoint, parameters}) from `project_dir`."""
     if not items:
         return Imported([], {})
-    before = _files(project_dir)
+    before = _files(project_dir, _folders(items))
     with tempfile.TemporaryDirectory(prefix="manifest-check-") as home:
         env = {
             **os.environ,
@@ -81,7 +89,7 @@ def import_entrypoints(
         return Imported([("", "entrypoint", f"the import check itself failed:\n{tail}")], {})
     found = json.loads(lines[-1])
     problems = [(p["deployment"], p["field"], p["message"]) for p in found["problems"]]
-    changed = _changes(before, _files(project_dir))
+    changed = _changes(before, _files(project_dir, _folders(items)))
     if changed:
         problems.append(("", "entrypoint", f"importing the flows changed files: {changed}"))
     return Imported(problems, dict(found["flows"]))

@@ -25,7 +25,7 @@ from blueprint_harness.stack.stack import Stack
 
 # A redeploy deletes the upcoming runs and the scheduler makes them anew: watch this long
 # for a second run in a slot (the scheduler's loop after a deploy is seconds here).
-QUIET_SECONDS = 8.0
+QUIET_SECONDS = 6.0
 
 
 @dataclass(frozen=True)

@@ -64,12 +64,18 @@ class PrefectCli:
     """Runs commands in the session environment and records them in a transcript."""
 
     def __init__(
-        self, env: Mapping[str, str], cwd: Path, transcript: Path, timeout: float = DEFAULT_TIMEOUT
+        self,
+        env: Mapping[str, str],
+        cwd: Path,
+        transcript: Path,
+        timeout: float = DEFAULT_TIMEOUT,
+        bin_dir: Path | None = None,
     ) -> None:
         self.env = dict(env)
         self.cwd = cwd
         self.transcript = transcript
         self.timeout = timeout
+        self.bin_dir = bin_dir or venv_bin()  # whose `prefect` and `python` run
         self._lock = threading.Lock()
         self._running: set[subprocess.Popen[str]] = set()
 
@@ -79,11 +85,11 @@ class PrefectCli:
 
     def prefect(self, *args: str, expect: int | None = 0, **options: Any) -> CliResult:
         """`prefect <args>` with the venv's prefect, as after `source .venv/bin/activate`."""
-        return self.run((str(venv_bin() / "prefect"), *args), expect=expect, **options)
+        return self.run((str(self.bin_dir / "prefect"), *args), expect=expect, **options)
 
     def python(self, *args: str, expect: int | None = 0, **options: Any) -> CliResult:
         """`python <args>` with the venv's interpreter."""
-        return self.run((str(venv_bin() / "python"), *args), expect=expect, **options)
+        return self.run((str(self.bin_dir / "python"), *args), expect=expect, **options)
 
     def run(
         self,

@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any, Protocol, TypeVar
 
 import httpx
+from prefect import __version__ as prefect_version
 
 from blueprint_harness.process.diagnostics import SessionMonitor
 from blueprint_harness.stack.api import ApiError, ApiUnavailable, PrefectApi, credentials
@@ -73,7 +74,28 @@ def check_server(
             f"{api_url} runs Prefect {version}; the blueprint needs a Prefect "
             f"{SUPPORTED_MAJOR}.x server"
         )
+    skew = client_newer_than_server(version)
+    if skew:
+        raise ExternalServerError(f"{api_url}: {skew}")
     return version
+
+
+def client_newer_than_server(server_version: str, client_version: str = prefect_version) -> str:
+    """Why this Prefect cannot drive a server of `server_version` ("" when it can): a client
+    of a newer minor sends fields an older server refuses (HTTP 422 `extra_forbidden`), in
+    the middle of a run rather than up front."""
+    server, client = VERSION.match(server_version), VERSION.match(client_version)
+    if server is None or client is None:
+        return ""
+    if tuple(map(int, client.groups())) <= tuple(map(int, server.groups())):
+        return ""
+    return (
+        f"the server runs Prefect {server_version}, older than this client's Prefect "
+        f"{client_version}: a newer client's requests can be refused mid-run (HTTP 422 "
+        f"extra_forbidden). Upgrade the server, or run the harness with Prefect "
+        f"{server.group(1)}.{server.group(2)}.x (pip install 'prefect=={server.group(1)}."
+        f"{server.group(2)}.*')"
+    )
 
 
 @dataclass(frozen=True)
@@ -96,6 +118,9 @@ class ServerSideDatabase:
 
     def flow_run_ids(self) -> set[str]:
         raise NotImplementedError("the harness never reads another server's database")
+
+    def emptied(self) -> ServerSideDatabase:
+        raise NotImplementedError("the harness never empties another server's database")
 
 
 @dataclass(frozen=True)

@@ -89,6 +89,13 @@ class Sandbox:
     external_api_url: str | None = None
     api_key: str | None = field(default=None, repr=False)
     name_suffix: str = ""
+    # Another Prefect's executables (a previous minor's venv) for the server, the workers,
+    # their flow runs and the CLI; None: the harness's own.
+    prefect_bin: Path | None = None
+
+    @property
+    def bin_dir(self) -> Path:
+        return self.prefect_bin or venv_bin()
 
     @classmethod
     def create(
@@ -219,6 +226,8 @@ class Sandbox:
         An override of None removes that variable (e.g. to prove the profile alone works).
         """
         env = {**scrubbed_environ(), **self.settings()}
+        if self.prefect_bin is not None:
+            env["PATH"] = os.pathsep.join((str(self.prefect_bin), env["PATH"]))
         for key, value in (overrides or {}).items():
             if value is None:
                 env.pop(key, None)

@@ -20,7 +20,7 @@ import psutil
 from blueprint_harness.process.managed import ManagedProcess, ProcessSpec, managed_process
 from blueprint_harness.process.readiness import HttpReady, LogLineReady
 from blueprint_harness.process.xprocess_adapter import XProcess
-from blueprint_harness.stack.sandbox import Sandbox, venv_bin
+from blueprint_harness.stack.sandbox import Sandbox
 
 # The scheduler's first loop done: the services reached the database and the docket.
 SERVICES_READY = re.compile(r"prefect\.server\.services\.scheduler - Scheduled \d+ runs")
@@ -30,7 +30,7 @@ def server_args(sandbox: Sandbox) -> tuple[str, ...]:
     """The guide's `prefect server start`, bound to the sandbox's loopback port (with
     `--workers N` for several API processes)."""
     args = (
-        str(venv_bin() / "prefect"),
+        str(sandbox.bin_dir / "prefect"),
         "server",
         "start",
         "--host",
@@ -42,9 +42,9 @@ def server_args(sandbox: Sandbox) -> tuple[str, ...]:
     return (*args, "--workers", str(processes)) if processes > 1 else args
 
 
-def services_args() -> tuple[str, ...]:
+def services_args(sandbox: Sandbox) -> tuple[str, ...]:
     """`prefect server services start`: every enabled background service, one process."""
-    return (str(venv_bin() / "prefect"), "server", "services", "start")
+    return (str(sandbox.bin_dir / "prefect"), "server", "services", "start")
 
 
 @dataclass(frozen=True)
@@ -119,7 +119,7 @@ def running_server(
                     ProcessSpec(
                         name=f"{name}-services-{sandbox.name}",
                         label="prefect server services",
-                        args=services_args(),
+                        args=services_args(sandbox),
                         env=sandbox.env(),
                         cwd=sandbox.workdir,
                         log_path=log_path,

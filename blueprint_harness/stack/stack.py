@@ -18,7 +18,7 @@ from blueprint_harness.backends.warehouses import WAREHOUSE_VARIABLE, Warehouse
 from blueprint_harness.config import HarnessConfig
 from blueprint_harness.process.diagnostics import SessionMonitor
 from blueprint_harness.process.xprocess_adapter import XProcess
-from blueprint_harness.stack.api import PrefectApi
+from blueprint_harness.stack.api import ApiError, PrefectApi
 from blueprint_harness.stack.cli import PrefectCli
 from blueprint_harness.stack.external import (
     ExternalLedger,
@@ -72,8 +72,14 @@ def write_sandbox_card(sandbox: Sandbox, server: PrefectServer | None) -> None:
 def point_at_warehouse(api: PrefectApi, warehouse: Warehouse | None) -> None:
     """Configure the blueprint the way its users do (README): the `warehouse_url` Variable
     names the warehouse its runs write to, here the sandbox's own."""
-    if warehouse is not None:
+    if warehouse is None:
+        return
+    try:
         api.post("variables/", {"name": WAREHOUSE_VARIABLE, "value": warehouse.url})
+    except ApiError as error:
+        if error.status_code != 409:  # a server that served this sandbox before has it
+            raise
+        api.request("PATCH", f"variables/name/{WAREHOUSE_VARIABLE}", json={"value": warehouse.url})
 
 
 def transcript_path(sandbox: Sandbox) -> Path:
@@ -82,7 +88,9 @@ def transcript_path(sandbox: Sandbox) -> Path:
 
 def sandbox_cli(sandbox: Sandbox) -> PrefectCli:
     """Terminal A for this sandbox: its environment, the project as cwd, its transcript."""
-    return PrefectCli(sandbox.env(), sandbox.project_dir, transcript_path(sandbox))
+    return PrefectCli(
+        sandbox.env(), sandbox.project_dir, transcript_path(sandbox), bin_dir=sandbox.bin_dir
+    )
 
 
 def open_stack(
@@ -154,7 +162,11 @@ def external_stack(
 
 @contextmanager
 def running_stack_workers(
-    xprocess: XProcess, stack: Stack, pool: str, config: HarnessConfig
+    xprocess: XProcess,
+    stack: Stack,
+    pool: str,
+    config: HarnessConfig,
+    label: str = "prefect-worker",
 ) -> Iterator[WorkerFleet]:
     """Start the backend's workers on `pool` for this stack, watched like the server."""
     with running_workers(
@@ -164,6 +176,7 @@ def running_stack_workers(
         pool,
         startup_timeout=config.startup_timeout,
         log_tail=config.log_tail,
+        label=label,
     ) as fleet:
         started = [worker.process.startup_seconds for worker in fleet.workers]
         stack.timings.record(WORKER_START, sum(started))

@@ -12,7 +12,7 @@ from blueprint_harness.process.managed import ManagedProcess, ProcessSpec, manag
 from blueprint_harness.process.readiness import LogLineReady
 from blueprint_harness.process.xprocess_adapter import XProcess
 from blueprint_harness.stack.api import PrefectApi
-from blueprint_harness.stack.sandbox import Sandbox, venv_bin
+from blueprint_harness.stack.sandbox import Sandbox
 
 STARTED = re.compile(r"Worker '(?P<name>[^']+)' started!")
 
@@ -43,9 +43,9 @@ class WorkerPolling(LogLineReady):
         return seen is not None and seen.status == "ONLINE"
 
 
-def worker_args(pool: str) -> tuple[str, ...]:
+def worker_args(pool: str, bin_dir: Path) -> tuple[str, ...]:
     """The guide's `prefect worker start --pool "local-process-pool"`, verbatim."""
-    return (str(venv_bin() / "prefect"), "worker", "start", "--pool", pool)
+    return (str(bin_dir / "prefect"), "worker", "start", "--pool", pool)
 
 
 @dataclass(frozen=True)
@@ -80,7 +80,7 @@ def running_worker(
     spec = ProcessSpec(
         name=f"{name}-{sandbox.name}",
         label="prefect worker",
-        args=worker_args(pool),
+        args=worker_args(pool, sandbox.bin_dir),
         env=sandbox.env(),
         cwd=sandbox.workdir,
         log_path=log_path,
@@ -122,12 +122,12 @@ def running_workers(
     *,
     startup_timeout: float,
     log_tail: int = 40,
+    label: str = "prefect-worker",
 ) -> Iterator[WorkerFleet]:
-    """Start the backend's number of workers on `pool`, each with the guide's command."""
+    """Start the backend's number of workers on `pool`, each with the guide's command
+    (`label` names their processes and logs)."""
     count = sandbox.backend.workers
-    names = (
-        ["prefect-worker"] if count == 1 else [f"prefect-worker-{i}" for i in range(1, count + 1)]
-    )
+    names = [label] if count == 1 else [f"{label}-{i}" for i in range(1, count + 1)]
     with ExitStack() as stack:
         workers = tuple(
             stack.enter_context(
