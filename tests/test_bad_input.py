@@ -10,6 +10,7 @@ import pytest
 from blueprint_harness.guide import expectations as expected
 from blueprint_harness.guide.commands import created_run_id, run_deployment
 from blueprint_harness.guide.data import load_problems
+from blueprint_harness.guide.steps import deferred
 from blueprint_harness.stack.api import ApiError
 
 pytestmark = pytest.mark.bad_input
@@ -94,13 +95,21 @@ def test_an_unknown_parameter_sent_to_the_api_ends_the_run_naming_it(
 @pytest.fixture(scope="module")
 def unfetchable_source_runs(prefect_cli, deployment, prefect_workers, guide_names):
     """One run per unfetchable URL, triggered together (each spends 6 s in retries)."""
-    results = prefect_cli.concurrently(
-        [
-            partial(run_deployment, prefect_cli, "--param", f"source_url={url}", names=guide_names)
-            for url in expected.UNFETCHABLE_SOURCE_URLS.values()
-        ]
-    )
-    return dict(zip(expected.UNFETCHABLE_SOURCE_URLS, map(created_run_id, results), strict=True))
+
+    def trigger():
+        deployment.result()  # a deployment the blueprint broke fails the tests, named
+        results = prefect_cli.concurrently(
+            [
+                partial(
+                    run_deployment, prefect_cli, "--param", f"source_url={url}", names=guide_names
+                )
+                for url in expected.UNFETCHABLE_SOURCE_URLS.values()
+            ]
+        )
+        ids = map(created_run_id, results)
+        return dict(zip(expected.UNFETCHABLE_SOURCE_URLS, ids, strict=True))
+
+    return deferred(trigger)
 
 
 @pytest.mark.parametrize("case", expected.UNFETCHABLE_SOURCE_URLS)

@@ -10,6 +10,7 @@ import pytest
 from blueprint_harness.guide import expectations as expected
 from blueprint_harness.guide.commands import list_flow_runs
 from blueprint_harness.guide.data import load_problems
+from blueprint_harness.guide.steps import deferred
 from blueprint_harness.stack.cli_output import table_rows
 from blueprint_harness.stack.executions import execution, once_problems, source_problems
 from blueprint_harness.stack.results import persisted_results
@@ -33,15 +34,23 @@ def trigger_key(request):
 @pytest.fixture
 def settled(trigger_key, triggered_runs, prefect_runs):
     """(triggered run, the API's full record of it once finished) for one trigger."""
-    run = triggered_runs[trigger_key]
-    return run, prefect_runs.wait_settled(run.flow_run_id, tasks=run.trigger.tasks)
+
+    def read():
+        run = triggered_runs[trigger_key]
+        return run, prefect_runs.wait_settled(run.flow_run_id, tasks=run.trigger.tasks)
+
+    return deferred(read)
 
 
 @pytest.fixture(params=[t.key for t in expected.FAILING_TRIGGERS])
 def failed(request, triggered_runs, prefect_runs):
     """(trigger, the API's full record of its run) for each run that must fail."""
-    run = triggered_runs[request.param]
-    return run.trigger, prefect_runs.wait_settled(run.flow_run_id, tasks=run.trigger.tasks)
+
+    def read():
+        run = triggered_runs[request.param]
+        return run.trigger, prefect_runs.wait_settled(run.flow_run_id, tasks=run.trigger.tasks)
+
+    return deferred(read)
 
 
 def test_trigger_creates_a_run_of_the_deployment(settled, deployment):
@@ -106,10 +115,14 @@ def test_a_completed_run_loaded_exactly_its_rows_transformed(
 @pytest.fixture(scope="module")
 def persisted(triggered_runs, prefect_runs, prefect_cli):
     """The completed runs' results, read back in another process as a user would."""
-    ids = [triggered_runs[trigger.key].flow_run_id for trigger in COMPLETING]
-    for flow_run_id in ids:
-        prefect_runs.wait_terminal(flow_run_id)
-    return persisted_results(prefect_cli, ids)
+
+    def read():
+        ids = [triggered_runs[trigger.key].flow_run_id for trigger in COMPLETING]
+        for flow_run_id in ids:
+            prefect_runs.wait_terminal(flow_run_id)
+        return persisted_results(prefect_cli, ids)
+
+    return deferred(read)
 
 
 @pytest.mark.parametrize("trigger", COMPLETING, ids=lambda t: t.key)

@@ -73,6 +73,17 @@ class Deferred(Generic[T]):
         return len(cast(Sized, self.result()))
 
 
+def deferred(call: Callable[[], T]) -> Deferred[T]:
+    """`call`'s outcome, raised where a test uses it (for a fixture built on a step: a step
+    the blueprint broke then fails the test, as a failure, instead of its set-up)."""
+    future: Future[T] = Future()
+    try:
+        future.set_result(call())
+    except Exception as error:
+        future.set_exception(error)
+    return Deferred(future)
+
+
 def _after(delay: float, call: Callable[[], T]) -> Callable[[], T]:
     def delayed() -> T:
         time.sleep(delay)

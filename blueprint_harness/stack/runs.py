@@ -248,25 +248,30 @@ class RunObserver:
         return list(seen.values())
 
     def wait_for_task_state(self, flow_run_id: str, task_name: str, state_name: str) -> State:
-        """Wait until the run's task `task_name` has entered `state_name`; that state."""
+        """Wait until the run's task `task_name` has entered `state_name`; that state. A
+        task that ends (and the run with it) without entering it fails the wait at once."""
         self.touch(flow_run_id)
 
-        def entered() -> State | None:
+        def entered() -> tuple[State | None, bool]:
             for task in self.api.task_runs(flow_run_id):
                 if task.task_name == task_name:
                     states = self.api.task_run_states(task.id)
-                    return next((s for s in states if s.name == state_name), None)
-            return None
+                    found = next((s for s in states if s.name == state_name), None)
+                    return found, task.is_terminal and self.api.flow_run(flow_run_id).is_terminal
+            return None, False
 
-        found = self.monitor.wait_for(
+        found, _ = self.monitor.wait_for(
             entered,
-            lambda state: state is not None,
+            lambda seen: seen[0] is not None or seen[1],
             timeout=self.timeout,
             expected=f"task {task_name} of flow run {flow_run_id} to enter {state_name}",
             describe=lambda _: self._history(flow_run_id),
             interval=0.5,
         )
-        assert found is not None
+        assert found is not None, (
+            f"task {task_name} of flow run {flow_run_id} ended without entering {state_name}:\n"
+            f"{self._history(flow_run_id)}"
+        )
         return found
 
     def wait_for_heartbeat(self, flow_run_id: str) -> None:
