@@ -4,6 +4,7 @@ schedules emptied, a deployment removed, and the broken variants the pre-deploy 
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -33,7 +34,7 @@ def _first(document: Document) -> dict[str, Any]:
 
 def add_second_deployment(document: Document) -> None:
     second = {
-        **_first(document),
+        **copy.deepcopy(_first(document)),
         "name": SECOND_DEPLOYMENT,
         "description": "Weekday morning load of the hourly metrics (Tokyo).",
         "parameters": dict(SECOND_PARAMETERS),
