@@ -19,6 +19,7 @@ and runs the named tests against it with --prefect-project-dir:
 from __future__ import annotations
 
 import argparse
+import os
 import shutil
 import subprocess
 import sys
@@ -47,7 +48,7 @@ REDEPLOY = "tests/test_redeploy.py"
 WAREHOUSE_FAULTS = "tests/test_warehouse_faults.py"
 # Two cases at a time: each is mostly waiting on its runs, so two share the cores well.
 AT_ONCE = 2
-OTHER_CHECKOUT = "{other checkout}"  # replaced by a pristine copy's path
+OTHER_CHECKOUT = "{other checkout}"  # replaced by a pristine copy's path, relative to the copy
 
 IO_DECORATOR = "@task(retries=IO_RETRIES, retry_delay_seconds=IO_RETRY_DELAY_SECONDS)"
 
@@ -269,9 +270,19 @@ DEVIATIONS = (
         "pull-step-elsewhere",
         (
             flow("IO_RETRIES = 3", "IO_RETRIES = 2"),
-            manifest('directory: "{{ project-root.stdout }}"', f'directory: "{OTHER_CHECKOUT}"'),
+            # Templated, so only the runs can tell (an absolute path the pre-deploy check
+            # names: pull-step-absolute).
+            manifest(
+                'directory: "{{ project-root.stdout }}"',
+                f'directory: "{{{{ project-root.stdout }}}}/{OTHER_CHECKOUT}"',
+            ),
         ),
-        (SOURCE, f"{MANIFEST_CHECK}::test_the_blueprints_manifest_passes_the_check_in_seconds"),
+        (SOURCE,),
+    ),
+    Case(
+        "pull-step-absolute",
+        (manifest('directory: "{{ project-root.stdout }}"', 'directory: "/home/me/blueprint"'),),
+        (f"{MANIFEST_CHECK}::test_the_blueprints_manifest_passes_the_check_in_seconds",),
     ),
     # What the pipeline does, not what it says (issue 17): each passed the harness before.
     Case(
@@ -431,7 +442,9 @@ def apply(project: Path, edits: Sequence[Edit], other_checkout: Path) -> None:
         if text.count(edit.old) != 1:
             raise SystemExit(f"{edit.old!r} is not in {edit.file} exactly once: update this case")
         path.write_text(
-            text.replace(edit.old, edit.new.replace(OTHER_CHECKOUT, str(other_checkout)))
+            text.replace(
+                edit.old, edit.new.replace(OTHER_CHECKOUT, os.path.relpath(other_checkout, project))
+            )
         )
 
 
