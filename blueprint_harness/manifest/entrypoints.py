@@ -20,6 +20,7 @@ PROBE = Path(__file__).with_name("entrypoint_probe.py")
 IMPORT_BOUND_SECONDS = 60.0
 # Port 9 (discard): an import that calls the API fails at once instead of reaching a server.
 NOWHERE_API_URL = "http://127.0.0.1:9/api"
+_IMPORTED: dict[tuple[str, str, frozenset[tuple[str, tuple[int, int]]]], Imported] = {}
 
 
 @dataclass(frozen=True)
@@ -60,6 +61,23 @@ def import_entrypoints(
     if not items:
         return Imported([], {})
     before = _files(project_dir, _folders(items))
+    # The main job checks the same files twice (its manifest test, the deploy step): once.
+    key = (
+        str(project_dir.resolve()),
+        json.dumps(list(items), sort_keys=True),
+        frozenset(before.items()),
+    )
+    if key not in _IMPORTED:
+        _IMPORTED[key] = _import(project_dir, items, bound, before)
+    return _IMPORTED[key]
+
+
+def _import(
+    project_dir: Path,
+    items: Sequence[Mapping[str, Any]],
+    bound: float,
+    before: dict[str, tuple[int, int]],
+) -> Imported:
     with tempfile.TemporaryDirectory(prefix="manifest-check-") as home:
         env = {
             **os.environ,
