@@ -9,33 +9,58 @@ keys Prefect reads, so any other key is a mistake of the manifest's author.
 from __future__ import annotations
 
 import difflib
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass
+from functools import cache
 from pathlib import PurePosixPath
 from typing import Any
 
 from jsonschema import Draft202012Validator
-from prefect.cli.deploy._models import (
-    DeploymentConfig,
-    PrefectYamlModel,
-    RawScheduleConfig,
-    WorkPoolConfig,
-)
-from prefect.cli.deploy._schedules import _schedule_config_to_deployment_schedule
-from prefect.workers.process import ProcessWorker
 from pydantic import BaseModel, ValidationError
 
 from blueprint_harness.manifest.problems import Problem
 
-# The pool types whose job templates the check knows: the blueprint's workers are process
-# workers, and a pool's type is not in the manifest (it is the pool's, on the server).
-JOB_TEMPLATES: Mapping[str, dict[str, Any]] = {
-    "process": ProcessWorker.get_default_base_job_template()
-}
 DEFAULT_POOL_TYPE = "process"
 WORKING_DIRECTORY_STEP = "prefect.deployments.steps.set_working_directory"
 # Prefect 3.9 keeps a deployment's schedules when a redeploy's `schedules:` is empty (a
 # deprecated behaviour, with a FutureWarning) unless this setting is true.
 CLEAR_SCHEDULES_SETTING = "PREFECT_DEPLOYMENTS_CLEAR_SCHEDULES_ON_EMPTY"
+
+
+@dataclass(frozen=True)
+class _PrefectDeploy:
+    """What `prefect deploy` reads a manifest with, and the pool types' job templates the
+    check knows (the blueprint's workers are process workers; a pool's type is the pool's,
+    on the server, not the manifest's)."""
+
+    manifest: type[BaseModel]
+    deployment: type[BaseModel]
+    pool: type[BaseModel]
+    schedule: type[BaseModel]
+    to_schedule: Callable[[dict[str, Any]], dict[str, Any]]
+    job_templates: Mapping[str, dict[str, Any]]
+
+
+@cache
+def _prefect() -> _PrefectDeploy:
+    # Prefect's CLI package takes ~0.9 s to import: a check pays it, not every pytest start.
+    from prefect.cli.deploy._models import (
+        DeploymentConfig,
+        PrefectYamlModel,
+        RawScheduleConfig,
+        WorkPoolConfig,
+    )
+    from prefect.cli.deploy._schedules import _schedule_config_to_deployment_schedule
+    from prefect.workers.process import ProcessWorker
+
+    return _PrefectDeploy(
+        PrefectYamlModel,
+        DeploymentConfig,
+        WorkPoolConfig,
+        RawScheduleConfig,
+        _schedule_config_to_deployment_schedule,
+        {"process": ProcessWorker.get_default_base_job_template()},
+    )
 
 
 def _keys(model: type[BaseModel]) -> set[str]:
@@ -72,7 +97,7 @@ def manifest_problems(
     (`clears_empty_schedules`: whether the deploy runs with CLEAR_SCHEDULES_SETTING on)."""
     problems = [
         Problem(file, None, field, message)
-        for field, message in _unknown(document, PrefectYamlModel, "")
+        for field, message in _unknown(document, _prefect().manifest, "")
     ]
     for field in ("build", "push", "pull"):
         problems += [
@@ -101,11 +126,11 @@ def deployment_problems(
     declared: Mapping[str, Any], clears_empty_schedules: bool = False
 ) -> list[tuple[str, str]]:
     """(field, message) for each mistake of one deployment entry."""
-    found = list(_unknown(declared, DeploymentConfig, ""))
+    found = list(_unknown(declared, _prefect().deployment, ""))
     try:
         # Schedules are parsed one by one below: a union's every branch would complain here.
         rest = {k: v for k, v in declared.items() if k not in ("schedule", "schedules")}
-        DeploymentConfig.model_validate(rest)
+        _prefect().deployment.model_validate(rest)
     except ValidationError as error:
         found += list(_validation_problems(error, ""))
     if not declared.get("name"):
@@ -117,7 +142,7 @@ def deployment_problems(
     if not isinstance(pool, dict) or not pool.get("name"):
         found.append(("work_pool.name", "missing: `prefect deploy --no-prompt` needs a work pool"))
     else:
-        found += list(_unknown(pool, WorkPoolConfig, "work_pool."))
+        found += list(_unknown(pool, _prefect().pool, "work_pool."))
         found += list(job_variable_problems(pool.get("job_variables") or {}))
     found += list(schedule_problems(declared.get("schedules")))
     if declared.get("schedules") == [] and not clears_empty_schedules:
@@ -145,13 +170,12 @@ def schedule_problems(schedules: Any) -> Iterator[tuple[str, str]]:
         if not isinstance(schedule, dict):
             yield where, "a schedule must be a mapping"
             continue
-        found = list(_unknown(schedule, RawScheduleConfig, f"{where}."))
+        found = list(_unknown(schedule, _prefect().schedule, f"{where}."))
         yield from found
         try:
-            RawScheduleConfig.model_validate(
-                {k: v for k, v in schedule.items() if k in _keys(RawScheduleConfig)}
-            )
-            _schedule_config_to_deployment_schedule(dict(schedule))
+            known = _keys(_prefect().schedule)
+            _prefect().schedule.model_validate({k: v for k, v in schedule.items() if k in known})
+            _prefect().to_schedule(dict(schedule))
         except (ValidationError, ValueError) as error:
             reason = error.errors()[0]["msg"] if isinstance(error, ValidationError) else str(error)
             yield where, f"Prefect refuses it: {reason}"
@@ -165,7 +189,7 @@ def job_variable_problems(
     if not isinstance(job_variables, Mapping):
         yield "work_pool.job_variables", "must be a mapping"
         return
-    schema = JOB_TEMPLATES[pool_type]["variables"]
+    schema = _prefect().job_templates[pool_type]["variables"]
     properties: dict[str, Any] = schema.get("properties", {})
     for name, value in job_variables.items():
         field = f"work_pool.job_variables.{name}"

@@ -17,7 +17,12 @@ from blueprint_harness.guide import expectations
 from blueprint_harness.guide.names import names_for
 from blueprint_harness.guide.schedules import cron_firings
 from blueprint_harness.manifest.check import check_manifest, pool_problems
-from blueprint_harness.manifest.declared import Document, read_manifest, rewrite_manifest
+from blueprint_harness.manifest.declared import (
+    MANIFEST,
+    Document,
+    read_manifest,
+    rewrite_manifest,
+)
 from blueprint_harness.manifest.problems import ManifestProblems
 from blueprint_harness.manifest.variants import Edit
 from blueprint_harness.stack.models import Deployment, FlowRun
@@ -84,7 +89,7 @@ class Checkout:
 
     @property
     def manifest(self) -> Document:
-        return read_manifest(self.folder / "prefect.yaml")
+        return read_manifest(self.folder / MANIFEST)
 
     def edit(self, change: Edit) -> Document:
         return rewrite_manifest(self.folder, change)
@@ -118,13 +123,13 @@ class Checkout:
     def declared(self, name: str) -> dict[str, Any]:
         return next(d for d in self.manifest["deployments"] if d["name"] == name)
 
-    def slots(self, name: str, schedule: Mapping[str, Any] | None = None) -> Slots:
-        """The deployment's upcoming runs now, and the firings `schedule` gives (default:
-        the one the manifest declares for it)."""
-        schedules = [schedule] if schedule else self.declared(name).get("schedules") or []
-        expected = upcoming_firings(schedules[0], self.deployed_at) if schedules else ()
-        runs = self.stack.runs.auto_scheduled(self.deployment(name).id)
-        return Slots(tuple(runs), expected)
+    def _declared_schedule(self, name: str) -> Mapping[str, Any] | None:
+        schedules = self.declared(name).get("schedules") or []
+        return dict(schedules[0]) if schedules else None
+
+    def _slots(self, deployment_id: str, schedule: Mapping[str, Any] | None) -> Slots:
+        expected = upcoming_firings(schedule, self.deployed_at) if schedule else ()
+        return Slots(tuple(self.stack.runs.auto_scheduled(deployment_id)), expected)
 
     def wait_slots(
         self, name: str, quiet: bool = True, schedule: Mapping[str, Any] | None = None
@@ -132,20 +137,23 @@ class Checkout:
         """Wait until the scheduler has made the deployment's upcoming runs at its declared
         firings (at least three, Prefect's minimum), then (`quiet`) watch a while for
         doubles (a doubled slot stays: one watch after several deploys sees them all)."""
-        wanted = expectations.SCHEDULER_MIN_RUNS if self.declared(name).get("schedules") else 0
+        declared = self._declared_schedule(name)
+        schedule = schedule or declared
+        wanted = expectations.SCHEDULER_MIN_RUNS if declared else 0
+        deployment_id = self.deployment(name).id
+
+        def now() -> Slots:
+            return self._slots(deployment_id, schedule)
+
         slots = self.stack.monitor.wait_for(
-            lambda: self.slots(name, schedule),
+            now,
             lambda s: len(s.runs) >= wanted and (s.as_expected or not wanted),
             timeout=self.stack.runs.timeout,
             expected=f"{name}'s upcoming runs at its declared firings, each slot once",
             describe=Slots.describe,
             interval=1.0,
         )
-        seen = (
-            self.stack.monitor.observe(lambda: self.slots(name, schedule), QUIET_SECONDS)
-            if quiet
-            else []
-        )
+        seen = self.stack.monitor.observe(now, QUIET_SECONDS) if quiet else []
         return max([slots, *seen], key=lambda s: (len(s.doubled), len(s.runs) if not wanted else 0))
 
     def run_default(self, name: str) -> guide.TriggeredRun:

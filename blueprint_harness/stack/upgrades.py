@@ -15,6 +15,7 @@ from blueprint_harness.guide import commands as guide
 from blueprint_harness.guide import expectations
 from blueprint_harness.guide.names import names_for
 from blueprint_harness.process.xprocess_adapter import XProcess
+from blueprint_harness.stack.checkouts import history
 from blueprint_harness.stack.cli import CliResult
 from blueprint_harness.stack.executions import execution
 from blueprint_harness.stack.models import Deployment
@@ -52,7 +53,7 @@ def held(stack: Stack) -> Held:
     return Held(
         stack.api.server_version(),
         deployment,
-        {run.id: (run.state_name, run.parameters) for run in runs if run.is_terminal},
+        history(runs),
         tuple(sorted(run.expected_start_time for run in upcoming if run.expected_start_time)),
     )
 
