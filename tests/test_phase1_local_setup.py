@@ -6,7 +6,6 @@ from __future__ import annotations
 import pytest
 
 from blueprint_harness.guide import expectations as expected
-from blueprint_harness.guide.commands import prefect_version, set_api_url, view_config
 from blueprint_harness.guide.data import load_problems
 from blueprint_harness.stack.cli_output import config_setting, key_values
 from blueprint_harness.stack.states import follows_path
@@ -14,8 +13,8 @@ from blueprint_harness.stack.states import follows_path
 pytestmark = pytest.mark.phase1
 
 
-def test_prefect_3_is_installed_and_serves_the_api(prefect_cli, prefect_api):
-    fields = key_values(prefect_version(prefect_cli).stdout)
+def test_prefect_3_is_installed_and_serves_the_api(installed_version, prefect_api):
+    fields = key_values(installed_version.stdout)
 
     assert fields["Version"].split(".")[0] == str(expected.PREFECT_MAJOR_VERSION), fields
     assert prefect_api.server_version().split(".")[0] == str(expected.PREFECT_MAJOR_VERSION)
@@ -23,9 +22,9 @@ def test_prefect_3_is_installed_and_serves_the_api(prefect_cli, prefect_api):
 
 @pytest.mark.own_server
 def test_the_server_is_this_prefect_on_the_sessions_database(
-    prefect_cli, prefect_api, prefect_stack
+    installed_version, prefect_api, prefect_stack
 ):
-    fields = key_values(prefect_version(prefect_cli).stdout)
+    fields = key_values(installed_version.stdout)
 
     assert fields["Database"] == prefect_stack.sandbox.backend.database, fields
     assert prefect_api.server_version() == fields["Version"]
@@ -38,13 +37,9 @@ def test_server_is_running_at_its_api_url(prefect_stack, prefect_api):
     assert all(process.is_running() for process in prefect_stack.server.processes)
 
 
-def test_api_url_is_configured_in_the_sessions_own_profile(prefect_stack, prefect_cli):
+def test_api_url_is_configured_in_the_sessions_own_profile(prefect_stack, api_url_configured):
     api_url = prefect_stack.sandbox.api_url
-
-    set_api_url(prefect_cli, api_url)
-    seen = config_setting(
-        view_config(prefect_cli, from_profile_only=True).stdout, "PREFECT_API_URL"
-    )
+    seen = config_setting(api_url_configured.view.stdout, "PREFECT_API_URL")
 
     assert seen == (api_url, "profile")
     assert api_url in prefect_stack.sandbox.profiles_path.read_text()

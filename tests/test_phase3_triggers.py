@@ -8,12 +8,10 @@ import re
 import pytest
 
 from blueprint_harness.guide import expectations as expected
-from blueprint_harness.guide.commands import list_flow_runs
 from blueprint_harness.guide.data import load_problems
 from blueprint_harness.guide.steps import deferred
 from blueprint_harness.stack.cli_output import table_rows
 from blueprint_harness.stack.executions import execution, once_problems, source_problems
-from blueprint_harness.stack.results import persisted_results
 from blueprint_harness.stack.states import follows_path, retry_delays
 
 pytestmark = pytest.mark.phase3
@@ -112,22 +110,9 @@ def test_a_completed_run_loaded_exactly_its_rows_transformed(
     assert not load_problems(warehouse, params["target_table"], run.flow_run_id, wanted)
 
 
-@pytest.fixture(scope="module")
-def persisted(triggered_runs, prefect_runs, prefect_cli):
-    """The completed runs' results, read back in another process as a user would."""
-
-    def read():
-        ids = [triggered_runs[trigger.key].flow_run_id for trigger in COMPLETING]
-        for flow_run_id in ids:
-            prefect_runs.wait_terminal(flow_run_id)
-        return persisted_results(prefect_cli, ids)
-
-    return deferred(read)
-
-
 @pytest.mark.parametrize("trigger", COMPLETING, ids=lambda t: t.key)
 def test_the_persisted_result_the_final_log_line_and_the_table_agree(
-    trigger, triggered_runs, prefect_runs, persisted, warehouse
+    trigger, triggered_runs, prefect_runs, persisted_results, warehouse
 ):
     run = triggered_runs[trigger.key]
     record = prefect_runs.wait_settled(run.flow_run_id, tasks=trigger.tasks)
@@ -136,7 +121,7 @@ def test_the_persisted_result_the_final_log_line_and_the_table_agree(
     loaded = expected.records_loaded_pattern(params["batch_size"], params["target_table"])
     flow_lines = [entry.message for entry in record.logs if entry.task_run_id is None]
 
-    assert persisted[run.flow_run_id] == {"value": summary}
+    assert persisted_results[run.flow_run_id] == {"value": summary}
     assert any(map(loaded.search, flow_lines)), record.describe()
     assert len(warehouse.rows(params["target_table"], run.flow_run_id)) == summary["records"]
 
@@ -267,15 +252,12 @@ def test_server_log_shows_its_activity_for_the_run(settled, prefect_stack):
 
 
 def test_flow_run_ls_lists_every_triggered_run_with_its_state(
-    triggered_runs, prefect_runs, prefect_cli, guide_names
+    triggered_runs, prefect_runs, flow_runs_listed
 ):
     finals = {
         prefect_runs.wait_terminal(run.flow_run_id).name: run.trigger.final_state.upper()
         for run in triggered_runs.values()
     }
-    listed = {
-        row["Name"]: row["State"]
-        for row in table_rows(list_flow_runs(prefect_cli, guide_names).stdout)
-    }
+    listed = {row["Name"]: row["State"] for row in table_rows(flow_runs_listed.stdout)}
 
     assert {name: listed.get(name) for name in finals} == finals

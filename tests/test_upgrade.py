@@ -7,10 +7,10 @@ and of the previous one."""
 from __future__ import annotations
 
 import pytest
-from prefect import __version__ as prefect_version
 
 from blueprint_harness.guide import expectations as expected
 from blueprint_harness.guide.schedules import local_times
+from blueprint_harness.stack.external import PREFECT_VERSION as prefect_version
 from blueprint_harness.stack.previous import PREVIOUS_VERSION
 from blueprint_harness.stack.upgrades import guides_triggers_with_workers, held
 

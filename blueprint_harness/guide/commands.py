@@ -76,6 +76,21 @@ def view_config(cli: PrefectCli, *, from_profile_only: bool = False) -> CliResul
     return cli.prefect("config", "view", env=env)
 
 
+@dataclass(frozen=True)
+class ApiUrlConfigured:
+    """Steps 1.5 and 1.6: the setting written, then the configuration as the profile
+    alone gives it."""
+
+    set: CliResult
+    view: CliResult
+
+
+def configure_api_url(cli: PrefectCli, api_url: str) -> ApiUrlConfigured:
+    """Steps 1.5 and 1.6 in order: `prefect config set PREFECT_API_URL=...`, then
+    `prefect config view` without the session's own setting of the URL."""
+    return ApiUrlConfigured(set_api_url(cli, api_url), view_config(cli, from_profile_only=True))
+
+
 def run_flow_script(cli: PrefectCli, expect: int | None = 0) -> CliResult:
     """`python flows/data_pipeline.py` from the project root, whatever it exits with."""
     return cli.python(expectations.FLOW_SCRIPT, expect=expect)

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sized
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence, Sized
 from concurrent.futures import Future, ThreadPoolExecutor, wait
 from contextlib import ExitStack
 from dataclasses import dataclass, replace
@@ -33,12 +33,13 @@ from blueprint_harness.manifest.problems import ManifestProblems
 from blueprint_harness.manifest.variants import add_second_deployment
 from blueprint_harness.process.xprocess_adapter import XProcess
 from blueprint_harness.stack import timings
-from blueprint_harness.stack.stack import Stack, running_stack_workers
+from blueprint_harness.stack.cli import CliResult
+from blueprint_harness.stack.results import persisted_results
+from blueprint_harness.stack.sandbox import Sandbox
+from blueprint_harness.stack.stack import Stack, running_stack_workers, sandbox_cli
 from blueprint_harness.stack.worker import WorkerFleet
 
 T = TypeVar("T")
-# More threads than steps: a step may block on another, which must never wait for a slot.
-MAX_STEPS = 8
 # Four `prefect deployment run` at the same instant collide on SQLite's write lock; the
 # losers get HTTP 503 and the CLI backs off 2 s, 4 s, 8 s. Starting them a second apart
 # (each spends ~1.5 s importing before it calls the API) keeps their writes apart.
@@ -94,20 +95,33 @@ def _after(delay: float, call: Callable[[], T]) -> Callable[[], T]:
 
 @dataclass(frozen=True)
 class Step:
-    """A guide step as declared: its fixture's name and text, and how its outcome reaches
-    a test (deferred: raised in the test that uses it, a failure of the blueprint)."""
+    """A guide step as declared: its fixture's name and text, how its outcome reaches a
+    test (deferred: raised in the test that uses it, a failure of the blueprint), whether
+    it needs the server (those that do not run while it starts), and whether its tests
+    wait on flow runs (they go last in their phase: the others need not wait behind them)."""
 
     name: str
     doc: str
     deferred: bool
     start: Callable[[GuideSteps], Future[Any]]
+    needs_server: bool = True
+    waits_on_runs: bool = False
 
 
 STEPS: dict[str, Step] = {}
 
 
+class StackUnavailable(RuntimeError):
+    """The stack a step needs did not start."""
+
+
 def step(
-    name: str, *, deferred: bool = True, timing: str | None = None
+    name: str,
+    *,
+    deferred: bool = True,
+    timing: str | None = None,
+    needs_server: bool = True,
+    waits_on_runs: bool = False,
 ) -> Callable[[Callable[[GuideSteps], T]], Callable[[GuideSteps], Future[T]]]:
     """Declare a `GuideSteps` method as the step `name`, done at most once per stack in a
     thread of its own (timed as `timing`, if given)."""
@@ -123,30 +137,71 @@ def step(
             return steps._once(name, partial(run, steps))
 
         start.__doc__ = method.__doc__
-        STEPS[name] = Step(name, (method.__doc__ or name).strip(), deferred, start)
+        doc = (method.__doc__ or name).strip()
+        STEPS[name] = Step(name, doc, deferred, start, needs_server, waits_on_runs)
         return start
 
     return declare
 
 
 class GuideSteps:
-    """Steps 1.7, 2.1, 2.3, 2.4 and 3.1-3.5 of the guide on `stack`."""
+    """Steps 1.3-1.7, 2.1, 2.3, 2.4 and 3.1-3.5 of the guide on a sandbox's stack.
 
-    def __init__(self, stack: Stack, xprocess: XProcess, config: HarnessConfig) -> None:
-        self.stack = stack
+    Made with the sandbox, before its server is up: the steps that need no server (the
+    guide's Terminal A set-up) run while it starts; the others wait until the stack is
+    attached (or fail with why it could not start)."""
+
+    def __init__(self, sandbox: Sandbox, xprocess: XProcess, config: HarnessConfig) -> None:
+        self.sandbox = sandbox
+        self.cli = sandbox_cli(sandbox)
         self.xprocess = xprocess
         self.config = config
-        self._threads = ThreadPoolExecutor(MAX_STEPS, thread_name_prefix="guide-step")
+        self._stack: Future[Stack] = Future()
+        # A thread per step: a step may block on another, which must never wait for a slot.
+        self._threads = ThreadPoolExecutor(len(STEPS), thread_name_prefix="guide-step")
         self._futures: dict[str, Future[Any]] = {}
         self._lock = threading.Lock()
         self._processes = ExitStack()  # the worker, stopped when the steps are closed
-        self.names = names_for(stack.sandbox)
+        self.names = names_for(sandbox)
+
+    @classmethod
+    def on(cls, stack: Stack, xprocess: XProcess, config: HarnessConfig) -> GuideSteps:
+        """The steps on a stack already up."""
+        steps = cls(stack.sandbox, xprocess, config)
+        steps.attach(stack)
+        return steps
+
+    @property
+    def stack(self) -> Stack:
+        """The stack, once its server is up (a step that needs it waits here)."""
+        return self._stack.result()
+
+    def attach(self, stack: Stack) -> None:
+        """The server is up: the steps that need it may go on."""
+        self._stack.set_result(stack)
+
+    def no_stack(self, error: BaseException) -> None:
+        """The server did not start: the steps waiting for it fail, saying why."""
+        self._stack.set_exception(StackUnavailable(f"the stack did not start: {error!r}"))
 
     def _once(self, name: str, run: Callable[[], T]) -> Future[T]:
         with self._lock:
             if name not in self._futures:
                 self._futures[name] = self._threads.submit(run)
             return self._futures[name]
+
+    @step("installed_version", needs_server=False)
+    def installed_version(self) -> CliResult:
+        """Step 1.3: `prefect version`, once (what it prints cannot change in a session)."""
+        return guide.prefect_version(self.cli)
+
+    @step("api_url_configured", needs_server=False)
+    def api_url_configured(self) -> guide.ApiUrlConfigured:
+        """Steps 1.5 and 1.6: `prefect config set PREFECT_API_URL=...` in the session's own
+        profile, then `prefect config view` without the session's own setting of it. After
+        `prefect version`: nothing else reads the profile while it is rewritten."""
+        self.installed_version().result()
+        return guide.configure_api_url(self.cli, self.sandbox.api_url)
 
     @step("local_run", timing=timings.LOCAL_RUN)
     def local_run(self) -> guide.LocalRun:
@@ -173,21 +228,26 @@ class GuideSteps:
             running_stack_workers(self.xprocess, self.stack, pool, self.config)
         )
 
-    @step("manifest_checked", deferred=False)
+    @step("manifest_checked", deferred=False, needs_server=False)
     def manifest_checked(self) -> ManifestCheck:
-        """The pre-deploy check of the manifest (`blueprint check`), while the pool is made."""
-        return check_manifest(self.stack.sandbox.project_dir)
+        """The pre-deploy check of the manifest (`blueprint check`), before the deploy."""
+        return check_manifest(self.sandbox.project_dir)
+
+    def _ready_to_deploy(self) -> None:
+        """Wait for the pool and the pre-deploy check; a manifest that fails the check fails
+        the deploy there (its mistakes then fail the deploy's tests in seconds, named)."""
+        pool = self.work_pool()  # made meanwhile
+        checked = self.manifest_checked().result()
+        if not checked.ok:
+            raise ManifestProblems(checked.problems)
+        pool.result()
 
     @step("deployment")
     def deployment(self) -> guide.Deployed:
         """Step 2.4: the deployment registered from prefect.yaml with the guide's command
         (`prefect deploy --name production-etl --no-prompt`), once the manifest passed the
         pre-deploy check (its mistakes then fail the deploy's tests in seconds, named)."""
-        pool = self.work_pool()  # made meanwhile
-        checked = self.manifest_checked().result()
-        if not checked.ok:
-            raise ManifestProblems(checked.problems)
-        pool.result()
+        self._ready_to_deploy()
         created_at = datetime.now(UTC)
         with self.stack.timings.measure(timings.DEPLOY):
             result = guide.deploy(self.stack.cli, self.names, scratch=self.stack.sandbox.root)
@@ -195,15 +255,9 @@ class GuideSteps:
         self.stack.ledger.made_deployment(found.id)
         return guide.Deployed(result, found, created_at)
 
-    @step("triggered_runs")
-    def triggered_runs(self) -> Mapping[str, guide.TriggeredRun]:
-        """Steps 3.1 and 3.3-3.5 (and the contract's failing table), triggered together:
-        none depends on another."""
-        self.deployment().result()
-        self.workers().result()
+    def _trigger(self, triggers: Sequence[expectations.Trigger]) -> list[guide.TriggeredRun]:
+        """Trigger each of `triggers` with the guide's command, a second apart."""
         cli = self.stack.cli
-        # The failing runs are the longest (three 2 s retries each): they go first.
-        ordered = sorted(expectations.ALL_TRIGGERS, key=lambda t: t.final_state == "Completed")
         made = self.stack.ledger.made_flow_run
         runs = cli.concurrently(
             [
@@ -211,33 +265,57 @@ class GuideSteps:
                     i * TRIGGER_SPACING_SECONDS,
                     partial(guide.trigger, cli, trigger, self.names, made),
                 )
-                for i, trigger in enumerate(ordered)
+                for i, trigger in enumerate(triggers)
             ]
         )
         for run in runs:
             self.stack.runs.track(
                 run.flow_run_id, run.trigger.key, run.triggered_at, run.cli.command
             )
+        return runs
+
+    @step("failing_runs_begun", waits_on_runs=True)
+    def failing_runs_begun(self) -> Mapping[str, guide.TriggeredRun]:
+        """Step 3.5 (and the contract's failing table) triggered first, once the deployment
+        and the workers are up; done once their runs have begun. The longest runs (three
+        2 s retries each): their waits then overlap the other runs' work instead of
+        following it."""
+        self.deployment().result()
+        self.workers().result()
+        runs = self._trigger(expectations.FAILING_TRIGGERS)
+        for run in runs:
+            self.stack.runs.wait_under_way(run.flow_run_id)
         return {run.trigger.key: run for run in runs}
 
-    @step("run_from_another_checkout")
+    @step("triggered_runs", waits_on_runs=True)
+    def triggered_runs(self) -> Mapping[str, guide.TriggeredRun]:
+        """Steps 3.1 and 3.3-3.5 (and the contract's failing table): the failing runs
+        first, the others once those have begun (none depends on another)."""
+        failing = self.failing_runs_begun().result()
+        others = [t for t in expectations.ALL_TRIGGERS if t.key not in failing]
+        runs = {**failing, **{run.trigger.key: run for run in self._trigger(others)}}
+        return {trigger.key: runs[trigger.key] for trigger in expectations.ALL_TRIGGERS}
+
+    @step("run_from_another_checkout", waits_on_runs=True)
     def run_from_another_checkout(self) -> guide.CheckoutRun:
         """The manifest deployed from another checkout of the project (as a CI job's is),
         its guide entry under another name, and that deployment's default trigger: its
         runs must execute that copy's flow."""
-        # After the guide's own triggers are in: its deploy and trigger then never contend
-        # with theirs for the server's writer.
-        self.triggered_runs().result()
         checkout = guide.copy_project(
-            self.stack.sandbox.project_dir, self.stack.sandbox.root / "another-checkout"
+            self.sandbox.project_dir, self.sandbox.root / "another-checkout"
         )
         # A team's manifest grows: the copy declares a second deployment too, which the
         # renamed deploy (as in external mode) must leave out.
         rewrite_manifest(checkout, add_second_deployment)
+        # Deployed alongside the guide's deployment and triggered alongside its triggers,
+        # once the failing runs have begun: done after those, this deploy, trigger and run
+        # were the session's last seconds; done before them, they slowed the longest runs.
+        self._ready_to_deploy()
         there = guide.cli_in(self.stack.cli, checkout)
         name = guide.deploy_from_checkout(there, self.names, self.stack.sandbox.root)
         ledger = self.stack.ledger
         ledger.made_deployment(self.stack.api.deployment(expectations.FLOW_NAME, name).id)
+        self.failing_runs_begun().result()
         elsewhere = replace(self.names, deployment_name=name)
         default = expectations.TRIGGERS_BY_KEY["default"]
         run = guide.trigger(there, default, elsewhere, ledger.made_flow_run)
@@ -245,6 +323,30 @@ class GuideSteps:
             run.flow_run_id, "another-checkout", run.triggered_at, run.cli.command
         )
         return guide.CheckoutRun(checkout, run)
+
+    @step("persisted_results", waits_on_runs=True)
+    def persisted_results(self) -> dict[str, dict[str, Any]]:
+        """The completed runs' results read back in another process through Prefect's
+        `state.result()`, as a user debugging yesterday's run would, once they have ended
+        (while the failing runs still retry)."""
+        runs = self.triggered_runs().result().values()
+        ids = [run.flow_run_id for run in runs if run.trigger.final_state == "Completed"]
+        for flow_run_id in ids:
+            self.stack.runs.wait_terminal(flow_run_id)
+        return persisted_results(self.stack.cli, ids)
+
+    @step("flow_runs_listed", waits_on_runs=True)
+    def flow_runs_listed(self) -> CliResult:
+        """Step 3.2: `prefect flow-run ls`, once every triggered run has ended."""
+        for run in self.triggered_runs().result().values():
+            self.stack.runs.wait_terminal(run.flow_run_id)
+        return guide.list_flow_runs(self.stack.cli, self.names)
+
+    def start(self, names: Iterable[str], *, needs_server: bool) -> None:
+        """Start the named steps that need the server (or those that do not)."""
+        for name in names:
+            if name in STEPS and STEPS[name].needs_server == needs_server:
+                STEPS[name].start(self)
 
     def close(self) -> None:
         """Let started steps finish (their errors were reported to whoever waited on

@@ -8,16 +8,13 @@ from __future__ import annotations
 import io
 from collections.abc import Sequence
 from datetime import datetime
-
-import matplotlib
-
-matplotlib.use("Agg")  # no display: files only
-
-from matplotlib import pyplot
-from matplotlib.patches import Patch
+from typing import TYPE_CHECKING
 
 from blueprint_harness.stack.models import State
 from blueprint_harness.stack.runs import RunRecord
+
+if TYPE_CHECKING:
+    from types import ModuleType
 
 COLOURS = {
     "SCHEDULED": "#b0b7c3",
@@ -49,8 +46,21 @@ def _segments(
     return spans
 
 
+def _pyplot() -> ModuleType:
+    """Matplotlib, imported when a picture is drawn (0.3 s that most sessions never need)."""
+    import matplotlib
+
+    matplotlib.use("Agg")  # no display: files only
+    from matplotlib import pyplot
+
+    return pyplot
+
+
 def draw(record: RunRecord, title: str) -> bytes:
     """The run's timeline as a PNG: one row for the flow run, one per task run."""
+    from matplotlib.patches import Patch
+
+    pyplot = _pyplot()
     rows = [("flow run", record.states)] + [
         (task.task_run.name, task.states) for task in record.task_runs
     ]

@@ -9,6 +9,7 @@ fixtures wrap them, and anything else (`blueprint up`, the benchmarks) can too.
 from __future__ import annotations
 
 import json
+import threading
 from collections.abc import Iterator
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
@@ -86,11 +87,25 @@ def transcript_path(sandbox: Sandbox) -> Path:
     return sandbox.logs / "cli-transcript.log"
 
 
+_CLIS: dict[int, tuple[Sandbox, PrefectCli]] = {}  # the sandbox kept: its id stays its own
+_CLIS_LOCK = threading.Lock()
+
+
 def sandbox_cli(sandbox: Sandbox) -> PrefectCli:
-    """Terminal A for this sandbox: its environment, the project as cwd, its transcript."""
-    return PrefectCli(
-        sandbox.env(), sandbox.project_dir, transcript_path(sandbox), bin_dir=sandbox.bin_dir
-    )
+    """Terminal A for this sandbox: its environment, the project as cwd, its transcript.
+
+    One per sandbox: the steps that run before its server is up and the stack share the
+    transcript and the set of running commands that an interrupt kills."""
+    with _CLIS_LOCK:
+        if id(sandbox) not in _CLIS:
+            cli = PrefectCli(
+                sandbox.env(),
+                sandbox.project_dir,
+                transcript_path(sandbox),
+                bin_dir=sandbox.bin_dir,
+            )
+            _CLIS[id(sandbox)] = (sandbox, cli)
+        return _CLIS[id(sandbox)][1]
 
 
 def open_stack(
