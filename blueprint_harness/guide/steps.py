@@ -331,15 +331,14 @@ class GuideSteps:
         (while the failing runs still retry)."""
         runs = self.triggered_runs().result().values()
         ids = [run.flow_run_id for run in runs if run.trigger.final_state == "Completed"]
-        for flow_run_id in ids:
-            self.stack.runs.wait_terminal(flow_run_id)
+        self.stack.runs.wait_all_terminal(ids)
         return persisted_results(self.stack.cli, ids)
 
     @step("flow_runs_listed", waits_on_runs=True)
     def flow_runs_listed(self) -> CliResult:
         """Step 3.2: `prefect flow-run ls`, once every triggered run has ended."""
-        for run in self.triggered_runs().result().values():
-            self.stack.runs.wait_terminal(run.flow_run_id)
+        runs = self.triggered_runs().result().values()
+        self.stack.runs.wait_all_terminal(run.flow_run_id for run in runs)
         return guide.list_flow_runs(self.stack.cli, self.names)
 
     def start(self, names: Iterable[str], *, needs_server: bool) -> None:
