@@ -13,6 +13,14 @@ import re
 from pathlib import Path
 from typing import Any
 
+from tenacity import (
+    RetryCallState,
+    Retrying,
+    retry_if_exception_type,
+    stop_after_attempt,
+    stop_after_delay,
+)
+
 from blueprint_harness.stack.api import ApiError, ApiUnavailable, PrefectApi
 
 # Flags that work on these machines: no sandbox as root, no GPU, and no background
@@ -27,6 +35,7 @@ CHROMIUM_FLAGS = (
     "--disable-quic",
 )
 UI_TIMEOUT_SECONDS = 30.0
+RELOAD_AFTER_SECONDS = 5.0
 
 
 def ui_api_problem(api: PrefectApi) -> str | None:
@@ -89,14 +98,28 @@ class UiPage:
         self.page.screenshot(path=str(target), full_page=True)
         return target
 
-    def check(self, locator: Any, expected: str, *, text: str | None = None) -> None:
-        """Wait (bounded) until `locator` is visible and, if given, contains `text`."""
-        from playwright.sync_api import Error, expect
+    def check(
+        self, locator: Any, expected: str, *, text: str | None = None, reloading: bool = False
+    ) -> None:
+        """Wait (bounded) until `locator` is visible and, if given, contains `text`.
 
+        `reloading`: reload the page each RELOAD_AFTER_SECONDS without it, for what the UI
+        reads once and refreshes only every 30 s (a deployment's "Next Run" names a
+        just-triggered run for the moment it is Scheduled)."""
+        from playwright.sync_api import Error
+
+        def reload(_: RetryCallState) -> None:
+            self.page.reload(wait_until="domcontentloaded")
+
+        retrying = Retrying(
+            stop=stop_after_delay(UI_TIMEOUT_SECONDS) if reloading else stop_after_attempt(1),
+            retry=retry_if_exception_type((AssertionError, Error)),
+            before_sleep=reload,
+            reraise=True,
+        )
         try:
-            expect(locator.first).to_be_visible(timeout=UI_TIMEOUT_SECONDS * 1000)
-            if text is not None:
-                expect(locator.first).to_contain_text(text, timeout=UI_TIMEOUT_SECONDS * 1000)
+            attempt = RELOAD_AFTER_SECONDS if reloading else UI_TIMEOUT_SECONDS
+            retrying(self._expect, locator.first, text, attempt)
         except (AssertionError, Error) as error:
             shot = self.screenshot(f"{self.current or 'page'}-FAILED")
             seen = self.page.inner_text("body")[:1500].replace("\n", " | ")
@@ -105,6 +128,14 @@ class UiPage:
                 f"Playwright: {str(error).splitlines()[0]}\nPage text: {seen}\n"
                 f"Screenshot: {shot}"
             ) from None
+
+    @staticmethod
+    def _expect(locator: Any, text: str | None, seconds: float) -> None:
+        from playwright.sync_api import expect
+
+        expect(locator).to_be_visible(timeout=seconds * 1000)
+        if text is not None:
+            expect(locator).to_contain_text(text, timeout=seconds * 1000)
 
     def run_card(self, run_name: str) -> Any:
         """The list entry of a flow run: the nearest block around its link that also

@@ -37,6 +37,7 @@ def test_the_deployment_page_shows_its_schedule_and_next_run_at_9_chicago(
         ui.run_card(upcoming.name),
         f"the next run at {next_run:%H:%M} Chicago time",
         text=next_run.strftime(expected.UI_DATE_FORMAT),
+        reloading=True,
     )
     assert next_run.time() == expected.SCHEDULE_LOCAL_TIME
 
