@@ -1,6 +1,5 @@
-"""The pre-deploy check of the blueprint's manifest, which the main job reports first (done
-while its server starts, and once: its deploy waits for it; alone, with no server): the
-manifest read strictly, its schedules parsed the way Prefect parses
+"""The pre-deploy check of the blueprint's manifest, which the main job runs first: before
+any server starts, the manifest read strictly, its schedules parsed the way Prefect parses
 them, its job variables checked against the pool type's template, every entrypoint
 imported in a fresh process with its defaults validated. (The check's own tests, each
 mistake named by file, deployment and field: tests/unit/test_manifest_check.py.)"""

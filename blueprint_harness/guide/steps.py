@@ -41,9 +41,8 @@ from blueprint_harness.stack.worker import WorkerFleet
 
 T = TypeVar("T")
 # Four `prefect deployment run` at the same instant collide on SQLite's write lock; the
-# losers get HTTP 503 and the CLI backs off 2 s, 4 s, 8 s. Starting every trigger of a
-# session a second apart (each spends ~1.5 s importing before it calls the API) keeps
-# their writes apart.
+# losers get HTTP 503 and the CLI backs off 2 s, 4 s, 8 s. Starting them a second apart
+# (each spends ~1.5 s importing before it calls the API) keeps their writes apart.
 TRIGGER_SPACING_SECONDS = 1.0
 
 
@@ -86,26 +85,12 @@ def deferred(call: Callable[[], T]) -> Deferred[T]:
     return Deferred(future)
 
 
-class Turns:
-    """Start times at least `seconds` apart, handed out in the order they are asked for:
-    commands that start at their turn never write at the same instant."""
+def _after(delay: float, call: Callable[[], T]) -> Callable[[], T]:
+    def delayed() -> T:
+        time.sleep(delay)
+        return call()
 
-    def __init__(self, seconds: float) -> None:
-        self.seconds = seconds
-        self._next = float("-inf")
-        self._lock = threading.Lock()
-
-    def in_turn(self, call: Callable[[], T]) -> Callable[[], T]:
-        """`call`, to start at the next free turn (reserved now, in the caller's order)."""
-        with self._lock:
-            start = max(time.monotonic(), self._next)
-            self._next = start + self.seconds
-
-        def when_its_turn_comes() -> T:
-            time.sleep(max(0.0, start - time.monotonic()))
-            return call()
-
-        return when_its_turn_comes
+    return delayed
 
 
 @dataclass(frozen=True)
@@ -121,7 +106,6 @@ class Step:
     start: Callable[[GuideSteps], Future[Any]]
     needs_server: bool = True
     waits_on_runs: bool = False
-    needs: tuple[str, ...] = ()  # steps it waits for that need no server: started early
 
 
 STEPS: dict[str, Step] = {}
@@ -138,11 +122,9 @@ def step(
     timing: str | None = None,
     needs_server: bool = True,
     waits_on_runs: bool = False,
-    needs: tuple[str, ...] = (),
 ) -> Callable[[Callable[[GuideSteps], T]], Callable[[GuideSteps], Future[T]]]:
     """Declare a `GuideSteps` method as the step `name`, done at most once per stack in a
-    thread of its own (timed as `timing`, if given); `needs` names the steps it waits for
-    that need no server, so that they start with it while the server starts."""
+    thread of its own (timed as `timing`, if given)."""
 
     def declare(method: Callable[[GuideSteps], T]) -> Callable[[GuideSteps], Future[T]]:
         def run(steps: GuideSteps) -> T:
@@ -156,7 +138,7 @@ def step(
 
         start.__doc__ = method.__doc__
         doc = (method.__doc__ or name).strip()
-        STEPS[name] = Step(name, doc, deferred, start, needs_server, waits_on_runs, needs)
+        STEPS[name] = Step(name, doc, deferred, start, needs_server, waits_on_runs)
         return start
 
     return declare
@@ -169,8 +151,15 @@ class GuideSteps:
     guide's Terminal A set-up) run while it starts; the others wait until the stack is
     attached (or fail with why it could not start)."""
 
-    def __init__(self, sandbox: Sandbox, xprocess: XProcess, config: HarnessConfig) -> None:
+    def __init__(
+        self,
+        sandbox: Sandbox,
+        xprocess: XProcess,
+        config: HarnessConfig,
+        checked: ManifestCheck | None = None,
+    ) -> None:
         self.sandbox = sandbox
+        self.checked = checked  # the pre-deploy check, if the session has done it
         self.cli = sandbox_cli(sandbox)
         self.xprocess = xprocess
         self.config = config
@@ -180,7 +169,6 @@ class GuideSteps:
         self._futures: dict[str, Future[Any]] = {}
         self._lock = threading.Lock()
         self._processes = ExitStack()  # the worker, stopped when the steps are closed
-        self._triggers = Turns(TRIGGER_SPACING_SECONDS)
         self.names = names_for(sandbox)
 
     @classmethod
@@ -249,7 +237,10 @@ class GuideSteps:
 
     @step("manifest_checked", deferred=False, needs_server=False)
     def manifest_checked(self) -> ManifestCheck:
-        """The pre-deploy check of the manifest (`blueprint check`), before the deploy."""
+        """The pre-deploy check of the manifest (`blueprint check`), before the deploy
+        (once a session: the one it did already, if it checked this project)."""
+        if self.checked is not None and self.checked.manifest.parent == self.sandbox.project_dir:
+            return self.checked
         return check_manifest(self.sandbox.project_dir)
 
     def _ready_to_deploy(self) -> None:
@@ -261,7 +252,7 @@ class GuideSteps:
             raise ManifestProblems(checked.problems)
         pool.result()
 
-    @step("deployment", needs=("manifest_checked",))
+    @step("deployment")
     def deployment(self) -> guide.Deployed:
         """Step 2.4: the deployment registered from prefect.yaml with the guide's command
         (`prefect deploy --name production-etl --no-prompt`), once the manifest passed the
@@ -275,13 +266,16 @@ class GuideSteps:
         return guide.Deployed(result, found, created_at)
 
     def _trigger(self, triggers: Sequence[expectations.Trigger]) -> list[guide.TriggeredRun]:
-        """Trigger each of `triggers` with the guide's command, each at its turn."""
+        """Trigger each of `triggers` with the guide's command, a second apart."""
         cli = self.stack.cli
         made = self.stack.ledger.made_flow_run
         runs = cli.concurrently(
             [
-                self._triggers.in_turn(partial(guide.trigger, cli, trigger, self.names, made))
-                for trigger in triggers
+                _after(
+                    i * TRIGGER_SPACING_SECONDS,
+                    partial(guide.trigger, cli, trigger, self.names, made),
+                )
+                for i, trigger in enumerate(triggers)
             ]
         )
         for run in runs:
@@ -290,25 +284,29 @@ class GuideSteps:
             )
         return runs
 
-    @step("failing_runs_triggered", waits_on_runs=True)
-    def failing_runs_triggered(self) -> Mapping[str, guide.TriggeredRun]:
+    @step("failing_runs_begun", waits_on_runs=True)
+    def failing_runs_begun(self) -> Mapping[str, guide.TriggeredRun]:
         """Step 3.5 (and the contract's failing table) triggered first, once the deployment
-        and the workers are up: the longest runs (three 2 s retries each), whose waits
-        then overlap the other runs' work instead of following it."""
+        and the workers are up; done once their runs have begun. The longest runs (three
+        2 s retries each): their waits then overlap the other runs' work instead of
+        following it."""
         self.deployment().result()
         self.workers().result()
-        return {run.trigger.key: run for run in self._trigger(expectations.FAILING_TRIGGERS)}
+        runs = self._trigger(expectations.FAILING_TRIGGERS)
+        for run in runs:
+            self.stack.runs.wait_under_way(run.flow_run_id)
+        return {run.trigger.key: run for run in runs}
 
     @step("triggered_runs", waits_on_runs=True)
     def triggered_runs(self) -> Mapping[str, guide.TriggeredRun]:
         """Steps 3.1 and 3.3-3.5 (and the contract's failing table): the failing runs
-        first, the others right after them (none depends on another)."""
-        failing = self.failing_runs_triggered().result()
+        first, the others once those have begun (none depends on another)."""
+        failing = self.failing_runs_begun().result()
         others = [t for t in expectations.ALL_TRIGGERS if t.key not in failing]
         runs = {**failing, **{run.trigger.key: run for run in self._trigger(others)}}
         return {trigger.key: runs[trigger.key] for trigger in expectations.ALL_TRIGGERS}
 
-    @step("run_from_another_checkout", waits_on_runs=True, needs=("manifest_checked",))
+    @step("run_from_another_checkout", waits_on_runs=True)
     def run_from_another_checkout(self) -> guide.CheckoutRun:
         """The manifest deployed from another checkout of the project (as a CI job's is),
         its guide entry under another name, and that deployment's default trigger: its
@@ -320,19 +318,17 @@ class GuideSteps:
         # renamed deploy (as in external mode) must leave out.
         rewrite_manifest(checkout, add_second_deployment)
         # Deployed alongside the guide's deployment and triggered alongside its triggers,
-        # after the failing ones: done after all of those, this deploy, trigger and run
+        # once the failing runs have begun: done after those, this deploy, trigger and run
         # were the session's last seconds; done before them, they slowed the longest runs.
         self._ready_to_deploy()
         there = guide.cli_in(self.stack.cli, checkout)
         name = guide.deploy_from_checkout(there, self.names, self.stack.sandbox.root)
         ledger = self.stack.ledger
         ledger.made_deployment(self.stack.api.deployment(expectations.FLOW_NAME, name).id)
-        self.failing_runs_triggered().result()
+        self.failing_runs_begun().result()
         elsewhere = replace(self.names, deployment_name=name)
         default = expectations.TRIGGERS_BY_KEY["default"]
-        run = self._triggers.in_turn(
-            partial(guide.trigger, there, default, elsewhere, ledger.made_flow_run)
-        )()
+        run = guide.trigger(there, default, elsewhere, ledger.made_flow_run)
         self.stack.runs.track(
             run.flow_run_id, "another-checkout", run.triggered_at, run.cli.command
         )
@@ -356,11 +352,9 @@ class GuideSteps:
         return guide.list_flow_runs(self.stack.cli, self.names)
 
     def start(self, names: Iterable[str], *, needs_server: bool) -> None:
-        """Start the named steps, and those they need, that need the server (or those that
-        do not)."""
-        asked = [STEPS[name] for name in names if name in STEPS]
-        for name in dict.fromkeys([n for step in asked for n in (*step.needs, step.name)]):
-            if STEPS[name].needs_server == needs_server:
+        """Start the named steps that need the server (or those that do not)."""
+        for name in names:
+            if name in STEPS and STEPS[name].needs_server == needs_server:
                 STEPS[name].start(self)
 
     def close(self) -> None:

@@ -7,7 +7,7 @@ the expected task runs terminal, the flow's final log line stored), never read o
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -173,17 +173,28 @@ class RunObserver:
             logs=tuple(self.api.logs(flow_run_id)),
         )
 
-    def wait_terminal(self, flow_run_id: str, timeout: float | None = None) -> FlowRun:
-        """Wait until the flow run reaches a terminal state (Completed, Failed, ...); on
-        timeout, say its state history."""
+    def _wait_run(
+        self,
+        flow_run_id: str,
+        until: Callable[[FlowRun], bool],
+        expected: str,
+        timeout: float | None = None,
+    ) -> FlowRun:
+        """Poll the flow run until `until` holds; on timeout, its state history."""
         self.touch(flow_run_id)
-        run = self.monitor.wait_for(
+        return self.monitor.wait_for(
             lambda: self.api.flow_run(flow_run_id),
-            lambda run: run.is_terminal,
+            until,
             timeout=timeout or self.timeout,
-            expected=f"flow run {flow_run_id} to reach a terminal state",
+            expected=f"flow run {flow_run_id} to {expected}",
             describe=lambda run: f"{run}; history:\n{self._history(run.id)}",
             progress=self._progress,
+        )
+
+    def wait_terminal(self, flow_run_id: str, timeout: float | None = None) -> FlowRun:
+        """Wait until the flow run reaches a terminal state (Completed, Failed, ...)."""
+        run = self._wait_run(
+            flow_run_id, lambda run: run.is_terminal, "reach a terminal state", timeout
         )
         # Recording again on a later wait writes the same figure: both ends come from the API.
         if flow_run_id in self._tracked and run.end_time is not None:
@@ -194,6 +205,14 @@ class RunObserver:
     def wait_all_terminal(self, flow_run_ids: Iterable[str]) -> list[FlowRun]:
         """Wait until each of the flow runs has ended."""
         return [self.wait_terminal(flow_run_id) for flow_run_id in flow_run_ids]
+
+    def wait_under_way(self, flow_run_id: str) -> FlowRun:
+        """Wait until the flow run has begun (Running) or already ended."""
+        return self._wait_run(
+            flow_run_id,
+            lambda run: run.state_type == "RUNNING" or run.is_terminal,
+            "begin running (or end)",
+        )
 
     def _progress(self, run: FlowRun) -> str:
         label = self.label_of(run.id)
