@@ -3,7 +3,7 @@
 Alternates, N times: the main job (`pytest -m "manifest or phase1 or phase2 or phase3"`, its
 critical path from timings.json) and benchmarks/by_the_guide.py. Prints every run,
 then the medians and the two ratios the project tracks:
-  wall / critical path (goal <= 1.3) and wall / literal guide (goal <= 0.4).
+  wall / critical path (goal <= 1.3) and wall / literal guide (goal <= 0.55).
 With --backends, each round runs the main job on each backend in turn (the guide by hand
 stays on its embedded default, SQLite).
 
@@ -82,7 +82,7 @@ def main() -> int:
         print(
             f"  {backend:11} main job {wall:.1f}s, its critical path {critical:.1f}s; "
             f"wall / critical path = {wall / critical:.2f} (goal <= 1.3), "
-            f"wall / by the guide = {wall / by_hand:.2f} (goal <= 0.4)"
+            f"wall / by the guide = {wall / by_hand:.2f} (goal <= 0.55)"
         )
     return 0
 
