@@ -33,16 +33,15 @@ sys.path.insert(0, str(ROOT))
 
 from blueprint_harness.backends import BACKENDS, check_installed
 from blueprint_harness.config import default_config
-from blueprint_harness.guide import commands as guide
 from blueprint_harness.guide import expectations
-from blueprint_harness.process import janitor
-from blueprint_harness.process import xprocess_adapter as xprocess_lib
+from blueprint_harness.guide.bring_up import phase_two
 from blueprint_harness.process.cpu import CpuWindow
 from blueprint_harness.process.diagnostics import lines_matching
-from blueprint_harness.process.watchdog import watched_session
+from blueprint_harness.process.launcher import PopenLauncher
+from blueprint_harness.process.session import owned_session
 from blueprint_harness.stack.executions import execution, once_problems
 from blueprint_harness.stack.models import FlowRun
-from blueprint_harness.stack.stack import Stack, running_stack_workers
+from blueprint_harness.stack.stack import Stack
 from blueprint_harness.stack.standalone import standalone_stack
 
 ACCESS_503 = re.compile(r'" 503\b')
@@ -107,28 +106,25 @@ def server_503s(stack: Stack) -> int:
 def measure(backend: str, runs: int, pool_limit: int, timeout: float) -> dict[str, object]:
     config = replace(default_config(), backend=backend, project_dir=ROOT)
     scratch = Path(tempfile.mkdtemp(prefix=f"load-{backend}-"))
-    xprocess = xprocess_lib.standalone(scratch / "xprocess")
-    cache = ROOT / ".pytest_cache" / "d" / "prefect-db-templates"
-    with standalone_stack(xprocess, scratch, config, cache) as stack:
-        guide.create_work_pool(stack.cli)
+    host = config.process_host(PopenLauncher())
+    with standalone_stack(host, scratch, config) as stack, phase_two(stack) as brought_up:
         stack.cli.prefect(
             "work-pool", "set-concurrency-limit", expectations.WORK_POOL_NAME, str(pool_limit)
         )
-        guide.deploy(stack.cli)
-        deployment = stack.api.deployment(expectations.FLOW_NAME, expectations.DEPLOYMENT_NAME)
-        with running_stack_workers(xprocess, stack, expectations.WORK_POOL_NAME, config):
-            cpu = CpuWindow()
-            began = time.monotonic()
-            ids = trigger_all(stack, deployment.id, runs)
-            finished = wait_all_terminal(stack, set(ids), timeout)
-            elapsed = time.monotonic() - began
-            where_cpu_went = cpu.read()
-            report = verify(stack, ids, finished)
-            latencies = [
-                (run.end_time - run.created).total_seconds()
-                for run in finished
-                if run.end_time is not None and run.created is not None
-            ]
+        assert brought_up.deployed is not None
+        deployment = brought_up.deployed.deployment
+        cpu = CpuWindow()
+        began = time.monotonic()
+        ids = trigger_all(stack, deployment.id, runs)
+        finished = wait_all_terminal(stack, set(ids), timeout)
+        elapsed = time.monotonic() - began
+        where_cpu_went = cpu.read()
+        report = verify(stack, ids, finished)
+        latencies = [
+            (run.end_time - run.created).total_seconds()
+            for run in finished
+            if run.end_time is not None and run.created is not None
+        ]
         refused = server_503s(stack)
         retried = dict(stack.api.retried)
     return {
@@ -159,9 +155,8 @@ def main() -> int:
     parser.add_argument("--timeout", type=float, default=3600)
     parser.add_argument("--backends", default=",".join(BACKENDS))
     args = parser.parse_args()
-    janitor.become_subreaper()
     results = []
-    with watched_session():
+    with owned_session():
         for backend in args.backends.split(","):
             check_installed(backend)
             results.append(measure(backend, args.runs, args.pool_limit, args.timeout))

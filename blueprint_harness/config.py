@@ -15,6 +15,8 @@ from pathlib import Path
 from typing import Any
 
 from blueprint_harness.backends import BACKENDS
+from blueprint_harness.process.launcher import Launcher
+from blueprint_harness.process.managed import ProcessHost
 
 
 class ConfigError(ValueError):
@@ -256,6 +258,10 @@ class HarnessConfig:
     def external(self) -> bool:
         """Whether the session verifies a server someone else runs."""
         return self.api_url is not None
+
+    def process_host(self, launcher: Launcher) -> ProcessHost:
+        """Where the session's processes start (`launcher`), with its bounds."""
+        return ProcessHost(launcher, self.startup_timeout, self.log_tail)
 
 
 def resolve(cli: Callable[[str], str | None], ini: Callable[[str], str]) -> HarnessConfig:

@@ -3,13 +3,15 @@ folder, a server that cannot be ready in time."""
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 
-from blueprint_harness.outside import processes_under, run_inner_pytest
 from blueprint_harness.process.managed import ProcessDied, StartupTimeout
 from blueprint_harness.process.ports import occupied_port
 from blueprint_harness.stack.sandbox import Sandbox
 from blueprint_harness.stack.server import running_server
+from support.outside import processes_under, run_inner_pytest
 
 pytestmark = pytest.mark.bad_input
 
@@ -24,13 +26,13 @@ def unstarted_session(tmp_path, harness_config):
     return create
 
 
-def test_a_busy_port_fails_at_once_naming_the_port(unstarted_session, xprocess, tmp_path):
+def test_a_busy_port_fails_at_once_naming_the_port(unstarted_session, harness_processes, tmp_path):
     with occupied_port() as port:
         session = unstarted_session(port=port)
 
         with (
             pytest.raises(ProcessDied, match="during start-up") as error,
-            running_server(xprocess, session, startup_timeout=120),
+            running_server(harness_processes, session),
         ):
             pass
 
@@ -39,13 +41,13 @@ def test_a_busy_port_fails_at_once_naming_the_port(unstarted_session, xprocess, 
 
 
 def test_a_start_up_timeout_says_what_it_waited_for_and_stops_the_server(
-    unstarted_session, xprocess, tmp_path
+    unstarted_session, harness_processes, tmp_path
 ):
     session = unstarted_session()
 
     with (
         pytest.raises(StartupTimeout) as error,
-        running_server(xprocess, session, startup_timeout=0.5),
+        running_server(replace(harness_processes, startup_timeout=0.5), session),
     ):
         pass
 

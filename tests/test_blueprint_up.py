@@ -10,8 +10,14 @@ import os
 import pytest
 
 from blueprint_harness.guide import expectations as expected
-from blueprint_harness.outside import BlueprintUp, describe_processes, port_is_free
 from blueprint_harness.stack.cli import PrefectCli
+from support.outside import (
+    PROJECT_ROOT,
+    BlueprintUp,
+    blueprint_command,
+    describe_processes,
+    port_is_free,
+)
 
 pytestmark = pytest.mark.up
 
@@ -43,12 +49,24 @@ def test_blueprint_up_serves_the_guides_trigger_and_ctrl_c_leaves_nothing(stack_
     triggered = another_terminal.prefect(
         "deployment", "run", expected.DEPLOYMENT_FULL_NAME, "--watch", timeout=RUN_SECONDS
     )
+    drift = another_terminal.run(
+        (
+            blueprint_command(),
+            "drift",
+            "--prefect-api-url",
+            api_url,
+            "--project-dir",
+            str(PROJECT_ROOT),
+        ),
+        expect=None,
+    )
     running = describe_processes(stack_up.processes())
     port = int(api_url.rsplit(":", 1)[1].split("/")[0])
 
     exit_code = stack_up.interrupt(timeout=60)
 
     assert "Completed" in triggered.output, triggered.describe()
+    assert drift.returncode == 0, drift.describe()  # what it deployed is the manifest
     assert any("server start" in process for process in running), running
     assert exit_code == 0, stack_up.output[-3000:]
     assert "nothing is left running" in stack_up.output

@@ -13,7 +13,6 @@ from functools import partial
 
 import pytest
 
-from blueprint_harness.outside import run_inner_pytest, send, side_by_side, write_inner_project
 from blueprint_harness.process.ports import LOOPBACK, free_port
 from blueprint_harness.stack.api import PrefectApi
 from blueprint_harness.stack.external import (
@@ -23,6 +22,7 @@ from blueprint_harness.stack.external import (
 )
 from blueprint_harness.stack.owners import differences, snapshot
 from blueprint_harness.ui import ui_api_problem
+from support.outside import run_inner_pytest, send, side_by_side, write_inner_project
 
 pytestmark = [pytest.mark.external, pytest.mark.own_server]
 

@@ -11,9 +11,9 @@ import pytest
 
 from blueprint_harness.guide import expectations as expected
 from blueprint_harness.guide.commands import list_work_pools, run_flow_locally
-from blueprint_harness.outside import run_inner_pytest, side_by_side
 from blueprint_harness.process.ports import LOOPBACK
-from fixtures.factories import sandbox_fixture, stack_fixture
+from pytest_prefect_blueprint.factories import sandbox_fixture, stack_fixture
+from support.outside import run_inner_pytest, side_by_side
 
 pytestmark = [pytest.mark.security, pytest.mark.own_server]
 

@@ -12,7 +12,7 @@ from functools import partial
 
 import pytest
 
-from blueprint_harness.outside import (
+from support.outside import (
     WATCHDOG_BOUND_SECONDS,
     describe_processes,
     kill_with_its_watchdog,

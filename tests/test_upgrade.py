@@ -43,10 +43,10 @@ def test_upcoming_runs_stay_at_9_in_chicago_after_the_upgrade(upgraded, on_previ
 
 @pytest.mark.parametrize("workers", ["current", "previous"])
 def test_the_guides_triggers_reach_their_states_on_the_upgraded_server(
-    upgraded, previous_bin, xprocess, harness_config, workers
+    upgraded, previous_bin, workers
 ):
     bin_dir = previous_bin if workers == "previous" else None
-    outcomes = guides_triggers_with_workers(upgraded.stack, xprocess, harness_config, bin_dir)
+    outcomes = guides_triggers_with_workers(upgraded.stack, bin_dir)
 
     for outcome in outcomes:
         assert outcome.record.flow_run.state_name == outcome.trigger.final_state, outcome.describe()

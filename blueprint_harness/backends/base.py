@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Protocol
 
 from blueprint_harness.backends.warehouses import Warehouse
-from blueprint_harness.process.xprocess_adapter import XProcess
+from blueprint_harness.process.managed import ProcessHost
 
 
 class BackendUnavailable(RuntimeError):
@@ -74,17 +74,14 @@ class WarehouseHost(Provision, Protocol):
 
 @dataclass(frozen=True)
 class ProvisionContext:
-    """What provisioning may use: the session's process host, a folder for its data and
-    logs, Prefect's command with a clean environment, the bounds, and a cache kept across
-    sessions (for SQLite's migrated template)."""
+    """What provisioning may use: the session's process host (launcher and bounds), a
+    folder for its data and logs, Prefect's command with a clean environment, and whether
+    SQLite servers start from a migrated template."""
 
-    xprocess: XProcess
+    host: ProcessHost
     folder: Path
     prefect: Path
     env: Mapping[str, str]
-    startup_timeout: float
-    log_tail: int
-    template_cache: Path
     use_template: bool = True
 
 

@@ -40,10 +40,14 @@ import asyncpg
 from blueprint_harness.backends.base import BackendUnavailable, Provider, ProvisionContext
 from blueprint_harness.backends.warehouses import PostgresWarehouse
 from blueprint_harness.process import janitor
-from blueprint_harness.process.managed import ManagedProcess, ProcessSpec, managed_process
+from blueprint_harness.process.managed import (
+    ManagedProcess,
+    ProcessHost,
+    ProcessSpec,
+    managed_process,
+)
 from blueprint_harness.process.ports import LOOPBACK, free_port
 from blueprint_harness.process.readiness import HttpReady, Probe
-from blueprint_harness.process.xprocess_adapter import XProcess
 
 SYSTEM_USER = "postgres"
 ROLE = "prefect"
@@ -199,12 +203,7 @@ def database_name(label: str) -> str:
 
 @contextmanager
 def running_postgres(
-    xprocess: XProcess,
-    logs: Path,
-    *,
-    startup_timeout: float,
-    log_tail: int = 40,
-    name: str = "postgresql",
+    host: ProcessHost, logs: Path, *, name: str = "postgresql"
 ) -> Iterator[PostgresServer]:
     """A new cluster on a free loopback port, yielded once it accepts connections; stopped
     (fast shutdown) and removed on the way out, whatever happened."""
@@ -221,7 +220,9 @@ def running_postgres(
         password_file.chmod(0o600)
         _give_to_server_user(password_file)
         data = folder / "data"
-        _initdb(runner, bindir, data, password_file, logs / f"{name}-initdb.log", startup_timeout)
+        _initdb(
+            runner, bindir, data, password_file, logs / f"{name}-initdb.log", host.startup_timeout
+        )
         password_file.unlink()
         client = PostgresServer(port, password)
         spec = ProcessSpec(
@@ -244,12 +245,10 @@ def running_postgres(
             env=_server_environ(),
             cwd=folder,
             log_path=logs / f"{name}.log",
-            startup_timeout=startup_timeout,
             ready=Probe(client.accepts_connections, f"PostgreSQL to accept connections on {port}"),
-            log_tail=log_tail,
             stop_signal=signal.SIGINT,  # fast shutdown: clients disconnected, data kept
         )
-        with managed_process(xprocess, spec) as process:
+        with managed_process(host, spec) as process:
             yield replace(client, process=process)
     finally:
         shutil.rmtree(folder, ignore_errors=True)
@@ -299,13 +298,11 @@ def _initdb(
 
 def migrate_template(
     server: PostgresServer,
-    xprocess: XProcess,
+    host: ProcessHost,
     *,
     prefect: Path,
     env: Mapping[str, str],
     scratch: Path,
-    startup_timeout: float,
-    log_tail: int = 40,
 ) -> None:
     """Create the template database and bring it to this Prefect version: migrations with
     `prefect server database upgrade`, then one brief API start that registers the block
@@ -323,7 +320,7 @@ def migrate_template(
         cwd=scratch,
         capture_output=True,
         text=True,
-        timeout=startup_timeout,
+        timeout=host.startup_timeout,
         check=False,
     )
     (scratch / "template-upgrade.log").write_text(result.stdout + result.stderr)
@@ -350,37 +347,19 @@ def migrate_template(
         env={**settings, "PREFECT_SERVER_DATABASE_MIGRATE_ON_START": "false"},
         cwd=scratch,
         log_path=scratch / "template-blocks.log",
-        startup_timeout=startup_timeout,
         ready=HttpReady(f"http://{LOOPBACK}:{port}/api/ready"),
-        log_tail=log_tail,
     )
-    with managed_process(xprocess, spec):
+    with managed_process(host, spec):
         pass  # ready means the app's start-up, block registration included, is done
 
 
 @contextmanager
 def migrated_postgres(
-    xprocess: XProcess,
-    folder: Path,
-    *,
-    prefect: Path,
-    env: Mapping[str, str],
-    startup_timeout: float,
-    log_tail: int = 40,
+    host: ProcessHost, folder: Path, *, prefect: Path, env: Mapping[str, str]
 ) -> Iterator[PostgresServer]:
     """A new PostgreSQL server with the template migrated: what a session on it needs."""
-    with running_postgres(
-        xprocess, folder, startup_timeout=startup_timeout, log_tail=log_tail
-    ) as server:
-        migrate_template(
-            server,
-            xprocess,
-            prefect=prefect,
-            env=env,
-            scratch=folder,
-            startup_timeout=startup_timeout,
-            log_tail=log_tail,
-        )
+    with running_postgres(host, folder) as server:
+        migrate_template(server, host, prefect=prefect, env=env, scratch=folder)
         yield server
 
 
@@ -390,14 +369,7 @@ def check_installed() -> None:
 
 
 def _provision(context: ProvisionContext) -> AbstractContextManager[PostgresServer]:
-    return migrated_postgres(
-        context.xprocess,
-        context.folder,
-        prefect=context.prefect,
-        env=context.env,
-        startup_timeout=context.startup_timeout,
-        log_tail=context.log_tail,
-    )
+    return migrated_postgres(context.host, context.folder, prefect=context.prefect, env=context.env)
 
 
 PROVIDER = Provider("postgresql", check_installed=check_installed, provision=_provision)

@@ -28,10 +28,14 @@ import redis
 
 from blueprint_harness.backends.base import BackendUnavailable, Provider, ProvisionContext
 from blueprint_harness.process import janitor
-from blueprint_harness.process.managed import ManagedProcess, ProcessSpec, managed_process
+from blueprint_harness.process.managed import (
+    ManagedProcess,
+    ProcessHost,
+    ProcessSpec,
+    managed_process,
+)
 from blueprint_harness.process.ports import LOOPBACK, free_port
 from blueprint_harness.process.readiness import Probe
-from blueprint_harness.process.xprocess_adapter import XProcess
 
 INSTALL_HINT = "install Debian's Redis: sudo apt-get install redis-server"
 DATABASES = 64  # one per stack of a session
@@ -149,14 +153,7 @@ def find_server() -> str:
 
 
 @contextmanager
-def running_redis(
-    xprocess: XProcess,
-    logs: Path,
-    *,
-    startup_timeout: float,
-    log_tail: int = 40,
-    name: str = "redis",
-) -> Iterator[RedisServer]:
+def running_redis(host: ProcessHost, logs: Path, *, name: str = "redis") -> Iterator[RedisServer]:
     """A new Redis server on a free loopback port, yielded once it answers PING; stopped
     and its files removed on the way out, whatever happened."""
     executable = find_server()
@@ -179,23 +176,16 @@ def running_redis(
             env={"PATH": os.environ.get("PATH", "/usr/bin:/bin")},
             cwd=folder,
             log_path=logs / f"{name}.log",
-            startup_timeout=startup_timeout,
             ready=Probe(client.ping, f"redis-server to answer PING on {port}"),
-            log_tail=log_tail,
         )
-        with managed_process(xprocess, spec) as process:
+        with managed_process(host, spec) as process:
             yield replace(client, process=process)
     finally:
         shutil.rmtree(folder, ignore_errors=True)
 
 
 def _provision(context: ProvisionContext) -> AbstractContextManager[RedisServer]:
-    return running_redis(
-        context.xprocess,
-        context.folder,
-        startup_timeout=context.startup_timeout,
-        log_tail=context.log_tail,
-    )
+    return running_redis(context.host, context.folder)
 
 
 def check_installed() -> None:

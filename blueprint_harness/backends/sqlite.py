@@ -18,6 +18,7 @@ from pathlib import Path
 
 from blueprint_harness.backends.base import Provider, ProvisionContext
 from blueprint_harness.backends.warehouses import SqliteWarehouse
+from blueprint_harness.cache import cache_dir
 
 
 @dataclass(frozen=True)
@@ -120,10 +121,10 @@ def _provision(context: ProvisionContext) -> Iterator[SqliteTemplate]:
     template = None
     if context.use_template:
         template = migrated_sqlite_template(
-            context.template_cache,
+            cache_dir("db-templates"),
             context.prefect,
             context.env,
-            context.startup_timeout,
+            context.host.startup_timeout,
         )
     yield SqliteTemplate(template)
 

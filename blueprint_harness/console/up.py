@@ -15,34 +15,28 @@ from __future__ import annotations
 import argparse
 import re
 import shlex
-import signal
 import sys
 import tempfile
 import threading
 import time
 from collections.abc import Iterator, Sequence
-from contextlib import ExitStack, contextmanager
+from contextlib import contextmanager
 from dataclasses import replace
 from pathlib import Path
-from types import FrameType
 
 from blueprint_harness.backends import BACKENDS, BackendUnavailable, check_installed
 from blueprint_harness.config import ConfigError, check_project, default_config
-from blueprint_harness.guide import commands, expectations
-from blueprint_harness.process import janitor
-from blueprint_harness.process import xprocess_adapter as xprocess_lib
-from blueprint_harness.process.watchdog import watched_session
-from blueprint_harness.stack.stack import Stack, running_stack_workers
+from blueprint_harness.guide import expectations
+from blueprint_harness.guide.bring_up import phase_two
+from blueprint_harness.process.launcher import PopenLauncher
+from blueprint_harness.process.session import owned_session
+from blueprint_harness.stack.stack import Stack
 from blueprint_harness.stack.standalone import standalone_stack
 
 READY = "ready in"  # the line that says the stack is up (tests wait for it)
 FOLLOW_INTERVAL_SECONDS = 0.2
 # The workers' once-a-second polling, which would bury everything else (kept in the files).
 POLLING = re.compile(r'"(POST|PATCH) /api/work_pools/[^ ]+/(get_scheduled_flow_runs|workers/)')
-
-
-def _interrupt(signum: int, frame: FrameType | None) -> None:
-    raise KeyboardInterrupt(signal.Signals(signum).name)
 
 
 def follow(path: Path, prefix: str, stop: threading.Event) -> None:
@@ -104,15 +98,9 @@ def up(backend: str, project: Path) -> None:
     began = time.monotonic()
     config = replace(default_config(), backend=backend, project_dir=project)
     scratch = Path(tempfile.mkdtemp(prefix="blueprint-up-"))
-    xprocess = xprocess_lib.standalone(scratch / "xprocess")
-    with watched_session(), ExitStack() as stack_of:
-        cache = project / ".pytest_cache" / "d" / "prefect-db-templates"
-        stack = stack_of.enter_context(standalone_stack(xprocess, scratch, config, cache))
-        commands.create_work_pool(stack.cli)
-        fleet = stack_of.enter_context(
-            running_stack_workers(xprocess, stack, expectations.WORK_POOL_NAME, config)
-        )
-        commands.deploy(stack.cli)
+    host = config.process_host(PopenLauncher())
+    with standalone_stack(host, scratch, config) as stack, phase_two(stack) as deployed:
+        fleet = deployed.workers
         server = stack.own_server
         logs = [("server", server.process.log_path)]
         if server.services is not None:
@@ -138,22 +126,15 @@ def add_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 
 def run(args: argparse.Namespace) -> int:
     """Until Ctrl-C, SIGTERM or SIGHUP (0), or a usage error (2)."""
-    for sig in (signal.SIGTERM, signal.SIGHUP):
-        signal.signal(sig, _interrupt)
-    # Started as a shell's background job, a program inherits SIGINT ignored, and Python
-    # keeps it so: Ctrl-C and `kill -INT` must stop it all the same.
-    signal.signal(signal.SIGINT, signal.default_int_handler)
-    janitor.become_subreaper()
     try:
         project = check_project(args.project_dir.resolve())
         check_installed(args.backend)
-        up(args.backend, project)
+        with owned_session():
+            up(args.backend, project)
     except (ConfigError, BackendUnavailable) as error:
         print(f"blueprint up: {error}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         pass
-    finally:
-        janitor.reap_zombie_children()
     print("Stopped: the server, the worker(s) and their runs; nothing is left running.")
     return 0

@@ -19,19 +19,16 @@ from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence, Siz
 from concurrent.futures import Future, ThreadPoolExecutor, wait
 from contextlib import ExitStack
 from dataclasses import dataclass, replace
-from datetime import UTC, datetime
 from functools import partial
 from typing import Any, Generic, TypeVar, cast
 
-from blueprint_harness.config import HarnessConfig
+from blueprint_harness.guide import bring_up, expectations
 from blueprint_harness.guide import commands as guide
-from blueprint_harness.guide import expectations
 from blueprint_harness.guide.names import names_for
 from blueprint_harness.manifest.check import ManifestCheck, check_manifest
 from blueprint_harness.manifest.declared import rewrite_manifest
 from blueprint_harness.manifest.problems import ManifestProblems
 from blueprint_harness.manifest.variants import add_second_deployment
-from blueprint_harness.process.xprocess_adapter import XProcess
 from blueprint_harness.stack import timings
 from blueprint_harness.stack.cli import CliResult
 from blueprint_harness.stack.results import persisted_results
@@ -154,15 +151,11 @@ class GuideSteps:
     def __init__(
         self,
         sandbox: Sandbox,
-        xprocess: XProcess,
-        config: HarnessConfig,
         checked: ManifestCheck | None = None,
     ) -> None:
         self.sandbox = sandbox
         self.checked = checked  # the pre-deploy check, if the session has done it
         self.cli = sandbox_cli(sandbox)
-        self.xprocess = xprocess
-        self.config = config
         self._stack: Future[Stack] = Future()
         # A thread per step: a step may block on another, which must never wait for a slot.
         self._threads = ThreadPoolExecutor(len(STEPS), thread_name_prefix="guide-step")
@@ -172,9 +165,9 @@ class GuideSteps:
         self.names = names_for(sandbox)
 
     @classmethod
-    def on(cls, stack: Stack, xprocess: XProcess, config: HarnessConfig) -> GuideSteps:
+    def on(cls, stack: Stack) -> GuideSteps:
         """The steps on a stack already up."""
-        steps = cls(stack.sandbox, xprocess, config)
+        steps = cls(stack.sandbox)
         steps.attach(stack)
         return steps
 
@@ -222,18 +215,14 @@ class GuideSteps:
     def work_pool(self) -> guide.PoolCreated:
         """Step 2.1: the process work pool, created with the guide's command
         (`prefect work-pool create "local-process-pool" --type process`)."""
-        result = guide.create_work_pool(self.stack.cli, self.names)
-        self.stack.ledger.made_pool(self.stack.api, self.names.pool)
-        return guide.PoolCreated(result, self.stack.api.work_pool(self.names.pool))
+        return bring_up.work_pool(self.stack, self.names)
 
     @step("prefect_workers", deferred=False)
     def workers(self) -> WorkerFleet:
         """Step 2.3: the process worker(s), polling the pool (Terminal C:
         `prefect worker start --pool "local-process-pool"`), kept running."""
         pool = self.work_pool().result().name
-        return self._processes.enter_context(
-            running_stack_workers(self.xprocess, self.stack, pool, self.config)
-        )
+        return self._processes.enter_context(running_stack_workers(self.stack, pool))
 
     @step("manifest_checked", deferred=False, needs_server=False)
     def manifest_checked(self) -> ManifestCheck:
@@ -258,12 +247,8 @@ class GuideSteps:
         (`prefect deploy --name production-etl --no-prompt`), once the manifest passed the
         pre-deploy check (its mistakes then fail the deploy's tests in seconds, named)."""
         self._ready_to_deploy()
-        created_at = datetime.now(UTC)
         with self.stack.timings.measure(timings.DEPLOY):
-            result = guide.deploy(self.stack.cli, self.names, scratch=self.stack.sandbox.root)
-        found = self.stack.api.deployment(expectations.FLOW_NAME, self.names.deployment)
-        self.stack.ledger.made_deployment(found.id)
-        return guide.Deployed(result, found, created_at)
+            return bring_up.deployment(self.stack, self.names)
 
     def _trigger(self, triggers: Sequence[expectations.Trigger]) -> list[guide.TriggeredRun]:
         """Trigger each of `triggers` with the guide's command, a second apart."""

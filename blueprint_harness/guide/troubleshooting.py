@@ -12,10 +12,8 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-from blueprint_harness.config import HarnessConfig
 from blueprint_harness.guide import commands as guide
 from blueprint_harness.guide import expectations
-from blueprint_harness.process.xprocess_adapter import XProcess
 from blueprint_harness.stack.api import ApiError
 from blueprint_harness.stack.cli import CliResult
 from blueprint_harness.stack.models import FlowRun
@@ -84,16 +82,16 @@ def reproduce_missing_pool(stack: Stack) -> MissingPool:
     return MissingPool(found, failed, created, guide.deploy(stack.cli))
 
 
-def reproduce_late_run(stack: Stack, xprocess: XProcess, config: HarnessConfig) -> LateRun:
+def reproduce_late_run(stack: Stack) -> LateRun:
     run = guide.trigger(stack.cli, expectations.TRIGGERS_BY_KEY["default"])
     late = stack.monitor.wait_for(
         lambda: stack.api.flow_run(run.flow_run_id),
         lambda flow_run: flow_run.state_name == expectations.LATE_STATE,
-        timeout=config.run_timeout,
+        timeout=stack.runs.timeout,
         expected=f"run {run.flow_run_id} to go {expectations.LATE_STATE} with no worker",
         describe=str,
     )
-    with running_stack_workers(xprocess, stack, expectations.WORK_POOL_NAME, config):
+    with running_stack_workers(stack, expectations.WORK_POOL_NAME):
         finished = stack.runs.wait_settled(run.flow_run_id, tasks=expectations.TASKS)
     return LateRun(run.flow_run_id, late, finished)
 

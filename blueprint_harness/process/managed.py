@@ -1,18 +1,16 @@
-"""Managed processes under pytest-xprocess, each as one context manager that always cleans up.
+"""Managed processes, each as one context manager that always cleans up.
 
-Nothing here knows pytest: an `XProcess` instance is passed in (the `xprocess` fixture's
-in a test session, a plain one elsewhere), so the same lifecycle can bring a stack up
-outside pytest. The guarantees: a fresh start (restart=True), the environment given
-whole (it is built merged, see environment.py), an explicit cwd, Ctrl-C cleanup, a fast
-failure with the log tail when the child dies during start-up, and on the way out,
-whatever happened, termination of the whole process tree and of any descendant it
-orphaned earlier (see janitor.py).
+Nothing here knows pytest: the session's `ProcessHost` carries the launcher (the core's
+own outside pytest, pytest-xprocess's in a test session: launcher.py) and the bounds every
+process shares. The guarantees: a fresh start, the environment given whole (built
+merged, see sandbox.py), an explicit cwd, a fast failure with the log tail when the
+child dies during start-up, and on the way out, whatever happened, termination of the
+whole process tree and of any descendant it orphaned earlier (see janitor.py).
 """
 
 from __future__ import annotations
 
 import contextlib
-import shutil
 import signal
 import subprocess
 import time
@@ -25,9 +23,8 @@ from typing import Protocol
 import psutil
 
 from blueprint_harness.process import janitor
-from blueprint_harness.process import xprocess_adapter as xprocess_lib
 from blueprint_harness.process.diagnostics import tail
-from blueprint_harness.process.xprocess_adapter import XProcess
+from blueprint_harness.process.launcher import Launch, Launcher
 
 TERMINATE_TIMEOUT_SECONDS = 10
 
@@ -54,6 +51,16 @@ class Readiness(Protocol):
 
 
 @dataclass(frozen=True)
+class ProcessHost:
+    """What a session's managed processes share: the launcher that starts them, how long
+    a start may take, and how many log lines a failure shows."""
+
+    launcher: Launcher
+    startup_timeout: float = 120.0
+    log_tail: int = 40
+
+
+@dataclass(frozen=True)
 class ProcessSpec:
     """Everything needed to start one managed process and know it is ready."""
 
@@ -63,28 +70,19 @@ class ProcessSpec:
     env: Mapping[str, str]
     cwd: Path
     log_path: Path
-    startup_timeout: float
     ready: Readiness
-    log_tail: int = 40
     # None: SIGTERM to the whole tree, leaves first (a worker's flow runs before it).
     # A signal: sent to the process alone, which stops its own children in its own way
     # (PostgreSQL's fast shutdown is SIGINT; a uvicorn supervisor would restart workers
     # killed under it); the tree is terminated after that only if something is left.
     stop_signal: signal.Signals | None = None
 
-    def died_message(self, pid: int | None, returncode: int | None, when: str) -> str:
-        return (
-            f"{self.label} (pid {pid}) exited with code {returncode} {when}.\n"
-            f"Command: {' '.join(self.args)}\n"
-            f"Last {self.log_tail} lines of {self.log_path}:\n{tail(self.log_path, self.log_tail)}"
-        )
-
 
 class ManagedProcess:
     """A managed process: start (again), liveness, signals, its log, and stopping it."""
 
-    def __init__(self, xprocess: XProcess, spec: ProcessSpec) -> None:
-        self.xprocess = xprocess
+    def __init__(self, host: ProcessHost, spec: ProcessSpec) -> None:
+        self.host = host
         self.spec = spec
         self.popen: subprocess.Popen[bytes] | None = None
         self.startup_seconds = 0.0  # from process start to ready, last start
@@ -105,60 +103,57 @@ class ManagedProcess:
         return self.spec.log_path
 
     @property
-    def control_dir(self) -> Path:
-        return xprocess_lib.control_dir(self.xprocess, self.spec.name)
+    def launcher(self) -> Launcher:
+        return self.host.launcher
 
-    def _launch(self) -> xprocess_lib.Launch:
+    def log_tail(self) -> str:
+        lines = self.host.log_tail
+        return f"Last {lines} lines of {self.log_path}:\n{tail(self.log_path, lines)}"
+
+    def _died(self, pid: int | None, returncode: int | None, when: str) -> ProcessDied:
+        return ProcessDied(
+            f"{self.label} (pid {pid}) exited with code {returncode} {when}.\n"
+            f"Command: {' '.join(self.spec.args)}\n{self.log_tail()}"
+        )
+
+    def _launch(self) -> Launch:
         spec = self.spec
-        return xprocess_lib.Launch(
+        return Launch(
             name=spec.name,
             args=spec.args,
             # Inherited by its descendants: whose process it is, and whose session.
             env={**spec.env, janitor.MARKER: spec.name, janitor.OWNER: janitor.owner_tag()},
             cwd=spec.cwd,
-            timeout=spec.startup_timeout,
+            log_path=spec.log_path,
+            timeout=self.host.startup_timeout,
             startup_check=self._startup_check,
         )
 
     def _startup_check(self) -> bool:
-        # xprocess would wait out the whole timeout for a child that already died.
-        popen = xprocess_lib.popen(self.xprocess, self.spec.name)
+        # Never wait out the whole timeout for a child that already died.
+        popen = self.launcher.popen(self.spec.name)
         if popen is not None and popen.poll() is not None:
-            raise ProcessDied(
-                self.spec.died_message(popen.pid, popen.returncode, "during start-up")
-            )
+            raise self._died(popen.pid, popen.returncode, "during start-up")
         return self.spec.ready()
 
     def start(self) -> None:
         """Start the process (again) and wait until it is ready, or raise with its log."""
         first_start = self.popen is None
-        if first_start:
-            self._link_log()
         self.stopping = False
         self.spec.ready.starting()
         began = time.monotonic()
         try:
             # A restart appends to the same log.
-            xprocess_lib.ensure(self.xprocess, self._launch(), persist_logs=not first_start)
+            self.launcher.start(self._launch(), append_log=not first_start)
         except TimeoutError:
             raise StartupTimeout(
-                f"{self.label} did not become ready within {self.spec.startup_timeout:g}s.\n"
+                f"{self.label} did not become ready within {self.host.startup_timeout:g}s.\n"
                 f"Expected: {self.spec.ready.expected}\nLast seen: {self.spec.ready.last_seen}\n"
-                f"Last {self.spec.log_tail} lines of {self.log_path}:\n"
-                f"{tail(self.log_path, self.spec.log_tail)}"
+                f"{self.log_tail()}"
             ) from None
         finally:
-            self.popen = xprocess_lib.popen(self.xprocess, self.spec.name) or self.popen
+            self.popen = self.launcher.popen(self.spec.name) or self.popen
         self.startup_seconds = time.monotonic() - began
-
-    def _link_log(self) -> None:
-        # The log lives with the session's other logs; xprocess writes through this link.
-        self.control_dir.mkdir(parents=True, exist_ok=True)
-        self.log_path.parent.mkdir(parents=True, exist_ok=True)
-        self.log_path.touch()
-        link = self.control_dir / "xprocess.log"
-        link.unlink(missing_ok=True)
-        link.symlink_to(self.log_path)
 
     def is_running(self) -> bool:
         return self.popen is not None and self.popen.poll() is None
@@ -167,9 +162,7 @@ class ManagedProcess:
         """Raise `ProcessDied`, with the log tail, if the process exited unasked."""
         if not self.stopping and not self.is_running():
             returncode = self.popen.returncode if self.popen else None
-            raise ProcessDied(
-                self.spec.died_message(self.pid, returncode, "while tests still needed it")
-            )
+            raise self._died(self.pid, returncode, "while tests still needed it")
 
     def send_signal(self, sig: signal.Signals) -> None:
         """Send `sig` to the process itself (fault injection); it is then expected to end."""
@@ -187,7 +180,7 @@ class ManagedProcess:
             self.popen.send_signal(self.spec.stop_signal)
             with contextlib.suppress(subprocess.TimeoutExpired):
                 self.popen.wait(timeout=timeout)
-        xprocess_lib.terminate(self.xprocess, self.spec.name, timeout)
+        self.launcher.terminate(self.spec.name, timeout)
         if self.popen is not None:
             self.popen.wait(timeout=timeout)
 
@@ -200,17 +193,17 @@ class ManagedProcess:
 
     def clean_up(self) -> None:
         """Stop the tree, then whatever it orphaned earlier (a worker killed mid-run
-        leaves its flow runs), and remove xprocess's control folder."""
+        leaves its flow runs), and let the launcher forget it."""
         self.stop()
         janitor.sweep(self.spec.name, TERMINATE_TIMEOUT_SECONDS)
         janitor.reap(self._orphaned)
-        shutil.rmtree(self.control_dir, ignore_errors=True)
+        self.launcher.forget(self.spec.name)
 
 
 @contextmanager
-def managed_process(xprocess: XProcess, spec: ProcessSpec) -> Iterator[ManagedProcess]:
-    """Start `spec` under xprocess, yield it once ready, and always tear its tree down."""
-    process = ManagedProcess(xprocess, spec)
+def managed_process(host: ProcessHost, spec: ProcessSpec) -> Iterator[ManagedProcess]:
+    """Start `spec` on `host`, yield it once ready, and always tear its tree down."""
+    process = ManagedProcess(host, spec)
     try:
         process.start()
         yield process

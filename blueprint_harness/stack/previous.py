@@ -13,6 +13,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+from blueprint_harness import cache
 from blueprint_harness.stack.sandbox import venv_bin
 
 PREVIOUS_VERSION = "3.8.8"
@@ -27,9 +28,10 @@ class PreviousPrefectUnavailable(RuntimeError):
     """The previous Prefect could not be installed (the message says what failed)."""
 
 
-def previous_prefect(cache_dir: Path, timeout: float = INSTALL_TIMEOUT_SECONDS) -> Path:
+def previous_prefect(timeout: float = INSTALL_TIMEOUT_SECONDS) -> Path:
     """The bin folder of a venv holding Prefect PREVIOUS_VERSION on this Python, built once
-    (under a lock: several sessions may ask at once) and kept in `cache_dir`."""
+    (under a lock: several sessions may ask at once) and kept in the harness's cache."""
+    cache_dir = cache.cache_dir("previous-prefect")
     python = f"py{sys.version_info.major}{sys.version_info.minor}"
     target = cache_dir / f"prefect-{PREVIOUS_VERSION}-{python}-{len(PREVIOUS_PINS)}pins"
     done = target / ".complete"

@@ -4,17 +4,36 @@ here: the fixture factories, `blueprint up` and the benchmarks all open sandboxe
 from __future__ import annotations
 
 import secrets
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from functools import partial
 from pathlib import Path
 from typing import cast
 
 from blueprint_harness.backends import BACKENDS, BackendServers, Database
-from blueprint_harness.backends.base import WarehouseHost
+from blueprint_harness.backends.base import ProvisionContext, WarehouseHost
 from blueprint_harness.backends.warehouses import warehouse_at
 from blueprint_harness.config import HarnessConfig
+from blueprint_harness.process.managed import ProcessHost
 from blueprint_harness.stack.external import ServerSideDatabase
-from blueprint_harness.stack.sandbox import Sandbox
+from blueprint_harness.stack.sandbox import Sandbox, scrubbed_environ, venv_bin
+
+
+def backend_servers(
+    host: ProcessHost, folder: Callable[[str], Path], config: HarnessConfig
+) -> BackendServers:
+    """The servers `config.backend` needs (PostgreSQL, Redis, SQLite's template), each
+    provisioned in `folder(its name)` the first time a sandbox on it opens."""
+
+    def context(need: str) -> ProvisionContext:
+        return ProvisionContext(
+            host=host,
+            folder=folder(need),
+            prefect=venv_bin() / "prefect",
+            env=scrubbed_environ(),
+            use_template=config.db_template,
+        )
+
+    return BackendServers(context)
 
 
 def open_sandbox(

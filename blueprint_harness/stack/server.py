@@ -17,9 +17,13 @@ from dataclasses import dataclass
 
 import psutil
 
-from blueprint_harness.process.managed import ManagedProcess, ProcessSpec, managed_process
+from blueprint_harness.process.managed import (
+    ManagedProcess,
+    ProcessHost,
+    ProcessSpec,
+    managed_process,
+)
 from blueprint_harness.process.readiness import HttpReady, LogLineReady
-from blueprint_harness.process.xprocess_adapter import XProcess
 from blueprint_harness.stack.sandbox import Sandbox
 
 # The scheduler's first loop done: the services reached the database and the docket.
@@ -84,12 +88,7 @@ def _is_spawned_worker(process: psutil.Process) -> bool:
 
 @contextmanager
 def running_server(
-    xprocess: XProcess,
-    sandbox: Sandbox,
-    *,
-    startup_timeout: float,
-    log_tail: int = 40,
-    name: str = "prefect-server",
+    host: ProcessHost, sandbox: Sandbox, *, name: str = "prefect-server"
 ) -> Iterator[PrefectServer]:
     """Start the sandbox's control plane, yield it once `/api/ready` answers (and the
     services, if apart, have scheduled once), always stop it."""
@@ -100,22 +99,20 @@ def running_server(
         env=sandbox.env(),
         cwd=sandbox.workdir,
         log_path=sandbox.logs / f"{name}.log",
-        startup_timeout=startup_timeout,
         ready=HttpReady(f"{sandbox.api_url}/ready"),
-        log_tail=log_tail,
         # Several API processes: their supervisor stops them (it would restart any
         # stopped under it).
         stop_signal=signal.SIGTERM if sandbox.backend.api_processes > 1 else None,
     )
     sandbox.database.prepare()
     with ExitStack() as processes:
-        api_process = processes.enter_context(managed_process(xprocess, api))
+        api_process = processes.enter_context(managed_process(host, api))
         services = None
         if sandbox.backend.services_apart:
             log_path = sandbox.logs / f"{name}-services.log"
             services = processes.enter_context(
                 managed_process(
-                    xprocess,
+                    host,
                     ProcessSpec(
                         name=f"{name}-services-{sandbox.name}",
                         label="prefect server services",
@@ -123,9 +120,7 @@ def running_server(
                         env=sandbox.env(),
                         cwd=sandbox.workdir,
                         log_path=log_path,
-                        startup_timeout=startup_timeout,
                         ready=LogLineReady(log_path, SERVICES_READY, "the scheduler's first loop"),
-                        log_tail=log_tail,
                     ),
                 )
             )

@@ -18,7 +18,7 @@ from pathlib import Path
 from blueprint_harness.backends.warehouses import WAREHOUSE_VARIABLE, Warehouse
 from blueprint_harness.config import HarnessConfig
 from blueprint_harness.process.diagnostics import SessionMonitor
-from blueprint_harness.process.xprocess_adapter import XProcess
+from blueprint_harness.process.managed import ProcessHost
 from blueprint_harness.stack.api import ApiError, PrefectApi
 from blueprint_harness.stack.cli import PrefectCli
 from blueprint_harness.stack.external import (
@@ -42,6 +42,7 @@ class Stack:
     """A server one sandbox talks to, and the clients that drive and watch it."""
 
     sandbox: Sandbox
+    host: ProcessHost  # where its processes (the server, workers) start, and their bounds
     server: PrefectServer | ExternalServer
     api: PrefectApi
     cli: PrefectCli
@@ -109,28 +110,26 @@ def sandbox_cli(sandbox: Sandbox) -> PrefectCli:
 
 
 def open_stack(
-    xprocess: XProcess, sandbox: Sandbox, config: HarnessConfig, timings: Timings | None = None
+    host: ProcessHost, sandbox: Sandbox, config: HarnessConfig, timings: Timings | None = None
 ) -> AbstractContextManager[Stack]:
     """The sandbox's stack: on a server of our own, or on the one someone else runs."""
     if sandbox.external_api_url:
-        return external_stack(sandbox, config, timings)
-    return own_stack(xprocess, sandbox, config, timings)
+        return external_stack(host, sandbox, config, timings)
+    return own_stack(host, sandbox, config, timings)
 
 
 @contextmanager
 def own_stack(
-    xprocess: XProcess,
+    host: ProcessHost,
     sandbox: Sandbox,
     config: HarnessConfig,
     timings: Timings | None = None,
 ) -> Iterator[Stack]:
     """Start the sandbox's server and yield the stack; everything is stopped on exit."""
-    monitor = SessionMonitor(config.log_tail, transcript_path(sandbox))
+    monitor = SessionMonitor(host.log_tail, transcript_path(sandbox))
     timings = timings or Timings()
     try:
-        with running_server(
-            xprocess, sandbox, startup_timeout=config.startup_timeout, log_tail=config.log_tail
-        ) as server:
+        with running_server(host, sandbox) as server:
             timings.record(SERVER_START, sum(p.startup_seconds for p in server.processes))
             write_sandbox_card(sandbox, server)
             unwatch = [monitor.watch(process) for process in server.processes]
@@ -142,7 +141,7 @@ def own_stack(
                 point_at_warehouse(api, sandbox.warehouse)
                 runs = RunObserver(api, monitor, config.run_timeout, timings)
                 cli = sandbox_cli(sandbox)
-                yield Stack(sandbox, server, api, cli, monitor, runs, timings, NoLedger())
+                yield Stack(sandbox, host, server, api, cli, monitor, runs, timings, NoLedger())
             finally:
                 api.close()
                 for stop_watching in unwatch:
@@ -153,12 +152,12 @@ def own_stack(
 
 @contextmanager
 def external_stack(
-    sandbox: Sandbox, config: HarnessConfig, timings: Timings | None = None
+    host: ProcessHost, sandbox: Sandbox, config: HarnessConfig, timings: Timings | None = None
 ) -> Iterator[Stack]:
     """The stack of a server someone else runs: checked first (reachable, credentials
     accepted, Prefect 3), never started or stopped; what the session makes there is
     removed on exit."""
-    monitor = SessionMonitor(config.log_tail, transcript_path(sandbox))
+    monitor = SessionMonitor(host.log_tail, transcript_path(sandbox))
     timings = timings or Timings()
     assert sandbox.external_api_url is not None
     check_server(sandbox.external_api_url, sandbox.auth_string, sandbox.api_key)
@@ -170,29 +169,17 @@ def external_stack(
             ledger.begin(api)
             runs = RunObserver(api, monitor, config.run_timeout, timings)
             cli = sandbox_cli(sandbox)
-            yield Stack(sandbox, server, api, cli, monitor, runs, timings, ledger)
+            yield Stack(sandbox, host, server, api, cli, monitor, runs, timings, ledger)
     finally:
         timings.write(sandbox.logs / "timings.json")
 
 
 @contextmanager
 def running_stack_workers(
-    xprocess: XProcess,
-    stack: Stack,
-    pool: str,
-    config: HarnessConfig,
-    label: str = "prefect-worker",
+    stack: Stack, pool: str, label: str = "prefect-worker"
 ) -> Iterator[WorkerFleet]:
     """Start the backend's workers on `pool` for this stack, watched like the server."""
-    with running_workers(
-        xprocess,
-        stack.sandbox,
-        stack.api,
-        pool,
-        startup_timeout=config.startup_timeout,
-        log_tail=config.log_tail,
-        label=label,
-    ) as fleet:
+    with running_workers(stack.host, stack.sandbox, stack.api, pool, label=label) as fleet:
         started = [worker.process.startup_seconds for worker in fleet.workers]
         stack.timings.record(WORKER_START, sum(started))
         unwatch = [stack.monitor.watch(worker.process) for worker in fleet.workers]

@@ -10,11 +10,9 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from blueprint_harness.config import HarnessConfig
 from blueprint_harness.guide import commands as guide
 from blueprint_harness.guide import expectations
 from blueprint_harness.guide.names import names_for
-from blueprint_harness.process.xprocess_adapter import XProcess
 from blueprint_harness.stack.checkouts import history
 from blueprint_harness.stack.cli import CliResult
 from blueprint_harness.stack.executions import execution
@@ -78,15 +76,13 @@ class Outcome:
         return f"{self.trigger.key}: engine {self.engine_prefix!r}\n{self.record.describe()}"
 
 
-def guides_triggers_with_workers(
-    stack: Stack, xprocess: XProcess, config: HarnessConfig, bin_dir: Path | None
-) -> list[Outcome]:
+def guides_triggers_with_workers(stack: Stack, bin_dir: Path | None) -> list[Outcome]:
     """The guide's triggers (3.1, 3.3-3.5) run by the workers of the Prefect in `bin_dir`
     (None: the harness's own) on `stack`'s pool, each to its terminal state."""
     working = replace(stack, sandbox=replace(stack.sandbox, prefect_bin=bin_dir))
     names = names_for(stack.sandbox)
     label = f"prefect-worker-{'previous' if bin_dir else 'current'}-prefect"
-    with running_stack_workers(xprocess, working, names.pool, config, label):
+    with running_stack_workers(working, names.pool, label):
         runs = [guide.trigger(stack.cli, trigger, names) for trigger in expectations.TRIGGERS]
         outcomes = []
         for run in runs:

@@ -8,9 +8,13 @@ from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from blueprint_harness.process.managed import ManagedProcess, ProcessSpec, managed_process
+from blueprint_harness.process.managed import (
+    ManagedProcess,
+    ProcessHost,
+    ProcessSpec,
+    managed_process,
+)
 from blueprint_harness.process.readiness import LogLineReady
-from blueprint_harness.process.xprocess_adapter import XProcess
 from blueprint_harness.stack.api import PrefectApi
 from blueprint_harness.stack.sandbox import Sandbox
 
@@ -65,13 +69,11 @@ class PrefectWorker:
 
 @contextmanager
 def running_worker(
-    xprocess: XProcess,
+    host: ProcessHost,
     sandbox: Sandbox,
     api: PrefectApi,
     pool: str,
     *,
-    startup_timeout: float,
-    log_tail: int = 40,
     name: str = "prefect-worker",
 ) -> Iterator[PrefectWorker]:
     """Start a worker on `pool`, yield it once the API shows it polling, always stop it."""
@@ -84,11 +86,9 @@ def running_worker(
         env=sandbox.env(),
         cwd=sandbox.workdir,
         log_path=log_path,
-        startup_timeout=startup_timeout,
         ready=ready,
-        log_tail=log_tail,
     )
-    with managed_process(xprocess, spec) as process:
+    with managed_process(host, spec) as process:
         yield PrefectWorker(pool, process, ready)
 
 
@@ -115,13 +115,11 @@ class WorkerFleet:
 
 @contextmanager
 def running_workers(
-    xprocess: XProcess,
+    host: ProcessHost,
     sandbox: Sandbox,
     api: PrefectApi,
     pool: str,
     *,
-    startup_timeout: float,
-    log_tail: int = 40,
     label: str = "prefect-worker",
 ) -> Iterator[WorkerFleet]:
     """Start the backend's number of workers on `pool`, each with the guide's command
@@ -130,17 +128,7 @@ def running_workers(
     names = [label] if count == 1 else [f"{label}-{i}" for i in range(1, count + 1)]
     with ExitStack() as stack:
         workers = tuple(
-            stack.enter_context(
-                running_worker(
-                    xprocess,
-                    sandbox,
-                    api,
-                    pool,
-                    startup_timeout=startup_timeout,
-                    log_tail=log_tail,
-                    name=name,
-                )
-            )
+            stack.enter_context(running_worker(host, sandbox, api, pool, name=name))
             for name in names
         )
         yield WorkerFleet(pool, workers)

@@ -3,13 +3,16 @@
 import os
 import sys
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import psutil
 import pytest
 
+from blueprint_harness.process.launcher import PopenLauncher
 from blueprint_harness.process.managed import (
     ProcessDied,
+    ProcessHost,
     ProcessSpec,
     StartupTimeout,
     managed_process,
@@ -45,7 +48,7 @@ def sleeping(process: psutil.Process) -> bool:
         return False
 
 
-def spec(tmp_path, code, *, timeout=30.0, name="stand-in"):
+def spec(tmp_path, code, *, name="stand-in"):
     flag = tmp_path / "ready.flag"
     return ProcessSpec(
         name=f"{name}-{os.getpid()}",
@@ -54,14 +57,22 @@ def spec(tmp_path, code, *, timeout=30.0, name="stand-in"):
         env=dict(os.environ),
         cwd=tmp_path,
         log_path=tmp_path / "logs" / "stand-in.log",
-        startup_timeout=timeout,
         ready=FileExists(flag),
-        log_tail=5,
     )
 
 
-def test_a_ready_process_is_yielded_and_its_whole_tree_is_gone_after(xprocess, tmp_path):
-    with managed_process(xprocess, spec(tmp_path, SLEEPER)) as process:
+@pytest.fixture(params=["core", "pytest-xprocess"])
+def host(request):
+    """The same lifecycle on both launchers: the core's own (blueprint up, the benchmarks)
+    and pytest-xprocess's (the fixtures)."""
+    if request.param == "core":
+        return ProcessHost(PopenLauncher(), startup_timeout=30.0, log_tail=5)
+    session = request.getfixturevalue("harness_processes")
+    return replace(session, startup_timeout=30.0, log_tail=5)
+
+
+def test_a_ready_process_is_yielded_and_its_whole_tree_is_gone_after(host, tmp_path):
+    with managed_process(host, spec(tmp_path, SLEEPER)) as process:
         tree = [psutil.Process(process.pid), *process.children()]
         assert process.is_running()
         assert len(tree) == 2
@@ -71,11 +82,11 @@ def test_a_ready_process_is_yielded_and_its_whole_tree_is_gone_after(xprocess, t
     assert "child up" in (tmp_path / "logs" / "stand-in.log").read_text()
 
 
-def test_a_child_dying_during_start_up_fails_fast_with_its_log(xprocess, tmp_path):
+def test_a_child_dying_during_start_up_fails_fast_with_its_log(host, tmp_path):
     started = time.monotonic()
     with (
         pytest.raises(ProcessDied, match=r"exited with code 3 during start-up") as error,
-        managed_process(xprocess, spec(tmp_path, "print('bad config'); raise SystemExit(3)")),
+        managed_process(host, spec(tmp_path, "print('bad config'); raise SystemExit(3)")),
     ):
         pass
 
@@ -83,11 +94,11 @@ def test_a_child_dying_during_start_up_fails_fast_with_its_log(xprocess, tmp_pat
     assert "bad config" in str(error.value)
 
 
-def test_a_child_never_ready_times_out_and_is_stopped(xprocess, tmp_path):
+def test_a_child_never_ready_times_out_and_is_stopped(host, tmp_path):
     never_ready = SLEEPER.replace("pathlib.Path(sys.argv[1]).touch();", "")
     with (
         pytest.raises(StartupTimeout, match=r"did not become ready within 2s") as error,
-        managed_process(xprocess, spec(tmp_path, never_ready, timeout=2)),
+        managed_process(replace(host, startup_timeout=2), spec(tmp_path, never_ready)),
     ):
         pass
 
@@ -96,8 +107,8 @@ def test_a_child_never_ready_times_out_and_is_stopped(xprocess, tmp_path):
     assert [p for p in psutil.Process().children(recursive=True) if sleeping(p)] == []
 
 
-def test_a_killed_process_is_reported_and_its_orphans_are_stopped(xprocess, tmp_path):
-    with managed_process(xprocess, spec(tmp_path, SLEEPER)) as process:
+def test_a_killed_process_is_reported_and_its_orphans_are_stopped(host, tmp_path):
+    with managed_process(host, spec(tmp_path, SLEEPER)) as process:
         orphans = process.children()
         psutil.Process(process.pid).kill()
         process.popen.wait(timeout=10)

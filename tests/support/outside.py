@@ -28,6 +28,7 @@ from typing import Any
 
 import psutil
 
+from blueprint_harness.cache import CACHE_VARIABLE, cache_root
 from blueprint_harness.process import janitor
 from blueprint_harness.process.janitor import OWNER, processes_where
 from blueprint_harness.process.ports import LOOPBACK
@@ -35,7 +36,7 @@ from blueprint_harness.process.waiting import wait_for
 from blueprint_harness.process.watchdog import WATCHDOG
 from blueprint_harness.stack.sandbox import venv_bin
 
-PROJECT_ROOT = Path(__file__).resolve().parent.parent
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
 READY_FILE_VARIABLE = "INNER_READY_FILE"
 # A whole inner run of the phases, its own waits bounded within it, takes 60-180 s; under
 # pytest-xdist on two cores beside the teardown group's four inner runs it took over 300 s.
@@ -181,6 +182,8 @@ def run_inner_pytest(
         *args,
     ]
     child_env = {
+        # The outer session's cache (a fake HOME would build its templates anew).
+        CACHE_VARIABLE: str(cache_root()),
         **(env if env is not None else os.environ),
         READY_FILE_VARIABLE: str(ready),
         "PYTHONPATH": str(PROJECT_ROOT),
@@ -290,6 +293,12 @@ def _ignore_sigint() -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
+def blueprint_command() -> str:
+    """The `blueprint` command under test: $BLUEPRINT_COMMAND (a plain install's, say),
+    else this venv's."""
+    return os.environ.get("BLUEPRINT_COMMAND") or str(venv_bin() / "blueprint")
+
+
 class BlueprintUp:
     """`blueprint up`, started as a person starts it in a terminal (or, with
     `in_background`, as a script's background job, which inherits SIGINT ignored), and
@@ -298,7 +307,7 @@ class BlueprintUp:
     def __init__(self, scratch: Path, env: Mapping[str, str], *, in_background: bool) -> None:
         self.scratch = scratch
         self.process = subprocess.Popen(
-            [str(venv_bin() / "blueprint"), "up"],
+            [blueprint_command(), "up"],
             cwd=PROJECT_ROOT,
             env=dict(env),
             stdin=subprocess.DEVNULL,
