@@ -1,6 +1,6 @@
 """The harness's main job against the guide done by hand, measured the same way.
 
-Alternates, N times: the main job (`pytest -m "manifest or phase1 or phase2 or phase3"`, its
+Alternates, N times: the main job (`pytest --prefect-job main`, its
 critical path from timings.json) and benchmarks/by_the_guide.py. Prints every run,
 then the medians and the two ratios the project tracks:
   wall / critical path (goal <= 1.3) and wall / literal guide (goal <= 0.55).
@@ -24,10 +24,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 PYTHON = ROOT / ".venv" / "bin" / "python"
-MAIN_JOB = (
-    *("-m", "pytest", "-q", "-p", "no:randomly"),
-    *("-m", "manifest or phase1 or phase2 or phase3"),
-)
+MAIN_JOB = ("-m", "pytest", "-q", "-p", "no:randomly", "--prefect-job", "main")
 
 
 def run_main_job(backend: str) -> dict[str, float]:

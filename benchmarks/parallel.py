@@ -4,7 +4,7 @@ Runs `pytest` and `pytest -n 2` (each stack's tests stay in one worker: --dist l
 alternately, N times each, and prints every run and the medians. Both must pass.
 
     .venv/bin/python benchmarks/parallel.py --runs 1
-    .venv/bin/python benchmarks/parallel.py --runs 3 -- -m "phase1 or phase2 or phase3"
+    .venv/bin/python benchmarks/parallel.py --runs 3 -- --prefect-job phases
 """
 
 from __future__ import annotations

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from blueprint_harness.backends import BACKENDS
+from blueprint_harness.markers import JOBS
 from blueprint_harness.process.launcher import Launcher
 from blueprint_harness.process.managed import ProcessHost
 
@@ -76,6 +77,12 @@ def _names(raw: str) -> str:
     return raw
 
 
+def _job(raw: str) -> str | None:
+    if raw and raw not in JOBS:
+        raise ValueError(f"must be one of {', '.join(JOBS)}")
+    return raw or None
+
+
 def _backend(raw: str) -> str:
     if raw not in BACKENDS:
         raise ValueError(f"must be one of {', '.join(BACKENDS)}")
@@ -108,6 +115,13 @@ class Option:
 NAMING = ("unique", "guide")
 
 OPTIONS: tuple[Option, ...] = (
+    Option(
+        "job",
+        "Run a named selection: 'main' (the main job: the manifest check, then phases 1-3, "
+        "what scripts/verify and CI run) or 'phases' (phases 1-3); -m narrows it further.",
+        "",
+        _job,
+    ),
     Option(
         "backend",
         "What the stacks run on: sqlite (the embedded default: one server on a SQLite file, "
@@ -234,6 +248,7 @@ OPTIONS: tuple[Option, ...] = (
 class HarnessConfig:
     """The resolved options of one session."""
 
+    job: str | None
     backend: str
     api_url: str | None
     names: str

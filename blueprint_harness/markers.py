@@ -1,6 +1,10 @@
-"""The test groups (pytest markers), declared once: their registration, the order a full
-run takes, what each needs to run at all, and the report's results by group all read
-this table."""
+"""The test groups (pytest markers) and where they run, declared once.
+
+`MARKERS`: their registration, the order a full run takes, what each needs to run at all,
+and the report's results by group. `JOBS`: the named selections (`pytest --prefect-job
+main`) that scripts/verify, tox, the benchmarks and the deviations run. `GATE`: the parts
+of the gate CI runs (scripts/test), each a selection on a backend and a Python, or a script;
+README's CI table is made from it (scripts/gate.py --table) and checked against it."""
 
 from __future__ import annotations
 
@@ -60,3 +64,56 @@ MARKERS_BY_NAME = {marker.name: marker for marker in MARKERS}
 def rank(names: set[str]) -> int:
     """Where a test carrying these markers runs in a full run."""
     return next((i for i, m in enumerate(MARKERS) if m.name in names), len(MARKERS))
+
+
+PHASES = "phase1 or phase2 or phase3"
+# The main job: what a team runs on a blueprint change (./scripts/verify), what CI gates on.
+MAIN_JOB = f"manifest or {PHASES}"
+JOBS: dict[str, str] = {"main": MAIN_JOB, "phases": PHASES}
+
+
+@dataclass(frozen=True)
+class Part:
+    """One part of the gate: pytest on a selection (None: every test), on a backend and a
+    Python (None: the venv's; another goes through tox), or a script; and why it is there."""
+
+    name: str
+    why: str
+    selection: str | None = None
+    backend: str = "sqlite"
+    python: str | None = None
+    script: str | None = None
+
+
+GATE: tuple[Part, ...] = (
+    Part("sqlite", "every test on the embedded default"),
+    Part(
+        "postgresql",
+        "what its database changes: the phases, the faults (its warehouse among them)",
+        f"{PHASES} or faults or postgresql",
+        backend="postgresql",
+    ),
+    Part(
+        "production",
+        "what its layout changes: the phases, its own faults, redeploys (its scheduler apart)",
+        f"{PHASES} or postgresql or production or redeploy",
+        backend="production",
+    ),
+    Part(
+        "plain install",
+        "pip install without extras: blueprint check, drift and up, with no pytest",
+        script="scripts/plain-install",
+    ),
+    Part(
+        "deviations",
+        "red on every broken blueprint, green on every faithful rewrite",
+        script="scripts/deviations.py",
+    ),
+    Part("py3.12", "the harness's logic on the Python between", "unit", python="3.12"),
+    Part(
+        "py3.13",
+        "the flow, Prefect's engine and the harness's logic on the newest Python",
+        f"unit or {MAIN_JOB}",
+        python="3.13",
+    ),
+)

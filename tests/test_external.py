@@ -26,7 +26,7 @@ from support.outside import run_inner_pytest, send, side_by_side, write_inner_pr
 
 pytestmark = [pytest.mark.external, pytest.mark.own_server]
 
-PHASES = ["-m", "phase1 or phase2 or phase3", "-p", "no:randomly"]
+PHASES = ["--prefect-job", "phases", "-p", "no:randomly"]
 
 # An external-mode session whose runs are in flight when it ends the way INNER_MODE says.
 RUNS_IN_FLIGHT = """
