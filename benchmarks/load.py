@@ -41,7 +41,7 @@ from blueprint_harness.process.launcher import PopenLauncher
 from blueprint_harness.process.session import owned_session
 from blueprint_harness.stack.executions import execution, once_problems
 from blueprint_harness.stack.models import FlowRun
-from blueprint_harness.stack.stack import Stack
+from blueprint_harness.stack.stack import AnyStack, OwnStack
 from blueprint_harness.stack.standalone import standalone_stack
 
 ACCESS_503 = re.compile(r'" 503\b')
@@ -56,7 +56,7 @@ def table(i: int) -> str:
     return f"warehouse.load.run_{i:03d}"
 
 
-def trigger_all(stack: Stack, deployment_id: str, runs: int) -> dict[str, int]:
+def trigger_all(stack: AnyStack, deployment_id: str, runs: int) -> dict[str, int]:
     """Create every run at once through the API (the CLI would spend ~2 s of CPU each),
     four requests at a time: more only queue on SQLite's single writer."""
     with ThreadPoolExecutor(4) as pool:
@@ -67,7 +67,7 @@ def trigger_all(stack: Stack, deployment_id: str, runs: int) -> dict[str, int]:
         return {run.id: i for run, i in created}
 
 
-def wait_all_terminal(stack: Stack, ids: set[str], timeout: float) -> list[FlowRun]:
+def wait_all_terminal(stack: AnyStack, ids: set[str], timeout: float) -> list[FlowRun]:
     def terminal() -> list[FlowRun]:
         found = stack.api.flow_runs(flow_runs={"id": {"any_": sorted(ids)}})
         return [run for run in found if run.is_terminal]
@@ -82,7 +82,7 @@ def wait_all_terminal(stack: Stack, ids: set[str], timeout: float) -> list[FlowR
     )
 
 
-def verify(stack: Stack, ids: dict[str, int], finished: list[FlowRun]) -> dict[str, object]:
+def verify(stack: AnyStack, ids: dict[str, int], finished: list[FlowRun]) -> dict[str, object]:
     """Per run: completed, and executed exactly once (see blueprint_harness/stack/executions.py)."""
     problems = []
     for run in finished:
@@ -97,9 +97,9 @@ def verify(stack: Stack, ids: dict[str, int], finished: list[FlowRun]) -> dict[s
     return {"problems": problems, "completed": sum(r.state_name == "Completed" for r in finished)}
 
 
-def server_503s(stack: Stack) -> int:
+def server_503s(stack: OwnStack) -> int:
     """HTTP 503 answers in the server's access logs (any client: workers, flow runs, us)."""
-    logs = [process.log_path for process in stack.own_server.processes]
+    logs = [process.log_path for process in stack.server.processes]
     return sum(len(lines_matching(path, ACCESS_503)) for path in logs)
 
 

@@ -56,7 +56,6 @@ MARKERS: tuple[Marker, ...] = (
     Marker("teardown", "sessions ended every way (pass, fail, Ctrl-C, SIGTERM) leave nothing"),
     Marker("postgresql", "backend-specific: needs PostgreSQL", Needs.POSTGRESQL),
     Marker("production", "backend-specific: needs the production shape", Needs.PRODUCTION),
-    Marker("own_server", "needs a server the harness runs itself", Needs.OWN_SERVER),
 )
 MARKERS_BY_NAME = {marker.name: marker for marker in MARKERS}
 

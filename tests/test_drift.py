@@ -16,7 +16,6 @@ from blueprint_harness.stack.edits import UiEdits, edit_like_the_ui
 pytestmark = pytest.mark.drift
 
 
-@pytest.mark.own_server
 def test_no_drift_right_after_deploying_every_deployment(deployed_for_drift):
     report = drift(deployed_for_drift.stack.api, deployed_for_drift.folder)
 
@@ -24,7 +23,6 @@ def test_no_drift_right_after_deploying_every_deployment(deployed_for_drift):
     assert len(report.compared) == 2, report.describe()
 
 
-@pytest.mark.own_server
 def test_a_deployment_removed_from_the_manifest_is_listed_as_still_on_the_server(
     deployed_for_drift,
 ):
@@ -38,7 +36,6 @@ def test_a_deployment_removed_from_the_manifest_is_listed_as_still_on_the_server
     assert len(report.differences) == 1, report.describe()
 
 
-@pytest.mark.own_server
 def test_edits_made_the_way_the_ui_makes_them_are_each_named_and_nothing_changes(
     deployed_for_drift, capsys
 ):

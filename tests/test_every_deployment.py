@@ -15,7 +15,7 @@ from blueprint_harness.manifest.declared import same_entrypoint
 from blueprint_harness.manifest.problems import ManifestProblems
 from blueprint_harness.stack.checkouts import Checkout
 
-pytestmark = [pytest.mark.every_deployment, pytest.mark.own_server]
+pytestmark = pytest.mark.every_deployment
 
 GUIDE_SCHEDULE = {"cron": expected.SCHEDULE_CRON, "timezone": expected.SCHEDULE_TIMEZONE}
 DECLARED = {

@@ -24,7 +24,7 @@ from blueprint_harness.stack.owners import differences, snapshot
 from blueprint_harness.ui import ui_api_problem
 from support.outside import run_inner_pytest, send, side_by_side, write_inner_project
 
-pytestmark = [pytest.mark.external, pytest.mark.own_server]
+pytestmark = [pytest.mark.external, pytest.mark.usefixtures("own_servers")]
 
 PHASES = ["--prefect-job", "phases", "-p", "no:randomly"]
 

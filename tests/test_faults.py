@@ -18,14 +18,14 @@ from blueprint_harness.guide.faults import (
 from blueprint_harness.stack.executions import execution
 from blueprint_harness.stack.zombies import MESSAGE as ZOMBIE_MESSAGE
 
-pytestmark = [pytest.mark.faults, pytest.mark.own_server]
+pytestmark = pytest.mark.faults
 
 
 def test_a_run_in_flight_survives_a_server_restart_with_its_history_intact(
     faults_stack, live_workers
 ):
     run = start_long_run(faults_stack)
-    server = faults_stack.own_server.process
+    server = faults_stack.server.process
 
     kill(server)
     server.start()  # same session: same database, same port

@@ -20,9 +20,8 @@ def test_prefect_3_is_installed_and_serves_the_api(installed_version, prefect_ap
     assert prefect_api.server_version().split(".")[0] == str(expected.PREFECT_MAJOR_VERSION)
 
 
-@pytest.mark.own_server
 def test_the_server_is_this_prefect_on_the_sessions_database(
-    installed_version, prefect_api, prefect_stack
+    installed_version, prefect_api, prefect_stack, own_server
 ):
     fields = key_values(installed_version.stdout)
 
@@ -30,11 +29,16 @@ def test_the_server_is_this_prefect_on_the_sessions_database(
     assert prefect_api.server_version() == fields["Version"]
 
 
-def test_server_is_running_at_its_api_url(prefect_stack, prefect_api):
+def test_server_is_running_at_its_api_url(prefect_api):
     assert prefect_api.get("health") is True
     assert prefect_api.is_ready()
-    # A server of our own: its processes too (someone else's has none of ours).
-    assert all(process.is_running() for process in prefect_stack.server.processes)
+
+
+def test_the_servers_processes_are_running(own_server, prefect_stack):
+    expected_processes = 2 if prefect_stack.sandbox.backend.services_apart else 1
+
+    assert len(own_server.processes) == expected_processes
+    assert all(process.is_running() for process in own_server.processes)
 
 
 def test_api_url_is_configured_in_the_sessions_own_profile(prefect_stack, api_url_configured):
@@ -86,13 +90,11 @@ def test_local_run_loaded_exactly_its_rows_into_the_warehouse(local_run, prefect
     assert not load_problems(warehouse, params["target_table"], local_run.flow_run_id, wanted)
 
 
-@pytest.mark.own_server
-def test_runs_are_stored_in_the_sessions_own_database(local_run, prefect_stack):
+def test_runs_are_stored_in_the_sessions_own_database(local_run, prefect_stack, own_server):
     assert local_run.flow_run_id in prefect_stack.sandbox.database.flow_run_ids()
 
 
-@pytest.mark.own_server
-def test_ui_is_served_and_points_at_this_server(prefect_stack, prefect_api):
+def test_ui_is_served_and_points_at_this_server(prefect_stack, prefect_api, own_server):
     page = prefect_api.ui_page("/")
 
     assert "<html" in page.lower()

@@ -240,12 +240,11 @@ def test_worker_log_shows_each_retry(failed, prefect_workers, prefect_stack):
         assert any(expected.announces_retry(line, attempt) for line in lines), lines
 
 
-@pytest.mark.own_server
-def test_server_log_shows_its_activity_for_the_run(settled, prefect_stack):
+def test_server_log_shows_its_activity_for_the_run(settled, prefect_stack, own_server):
     run, _ = settled
 
     prefect_stack.monitor.wait_for_log_line(
-        prefect_stack.own_server.process.log_path,
+        own_server.process.log_path,
         expected.server_activity_pattern(run.flow_run_id),
         timeout=prefect_stack.runs.timeout,
     )

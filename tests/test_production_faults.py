@@ -18,7 +18,7 @@ from blueprint_harness.guide.faults import (
 )
 from blueprint_harness.guide.schedules import daily_occurrences, local_times
 
-pytestmark = [pytest.mark.faults, pytest.mark.own_server]
+pytestmark = pytest.mark.faults
 
 # The services' recent-deployments loop runs every 5 s: three of them with nothing new.
 SCHEDULER_SILENCE_SECONDS = 15
@@ -67,14 +67,14 @@ def test_one_api_process_killed_the_other_keeps_serving_and_it_is_replaced(
     production_stack, production_workers
 ):
     run = start_long_run(production_stack)
-    before = production_stack.own_server.api_processes()
+    before = production_stack.server.api_processes()
     victim = before[0]
 
     victim.kill()
     victim.wait(timeout=30)
     right_after = fresh_requests(f"{production_stack.sandbox.api_url}/health", 20)
     replaced = production_stack.monitor.wait_for(
-        production_stack.own_server.api_processes,
+        production_stack.server.api_processes,
         lambda now: len(now) == len(before) and victim.pid not in {p.pid for p in now},
         timeout=production_stack.runs.timeout,
         expected=f"the supervisor to replace API process {victim.pid}",
@@ -91,7 +91,7 @@ def test_the_services_killed_scheduling_stops_and_restarted_it_catches_up_once(
     production_stack, production_workers, production_steps
 ):
     deployment = production_steps.deployment().result().deployment
-    services = production_stack.own_server.services
+    services = production_stack.server.services
     runs = production_stack.runs
     before = runs.wait_scheduled(deployment.id, at_least=1)
 

@@ -18,8 +18,8 @@ def test_no_server_setting_is_left_in_memory(prefect_stack):
     assert in_memory_settings(venv_bin() / "python", session.env(), session.workdir) == {}
 
 
-def test_the_api_runs_in_two_processes_and_the_services_in_their_own(prefect_stack):
-    server = prefect_stack.own_server
+def test_the_api_runs_in_two_processes_and_the_services_in_their_own(own_server):
+    server = own_server
 
     assert len(server.api_processes()) == 2
     assert server.services is not None
@@ -28,9 +28,9 @@ def test_the_api_runs_in_two_processes_and_the_services_in_their_own(prefect_sta
         assert process.environ()["PREFECT_SERVER_DATABASE_MIGRATE_ON_START"] == "false"
 
 
-def test_migrations_ran_once_before_the_api_started(prefect_stack):
+def test_migrations_ran_once_before_the_api_started(prefect_stack, own_server):
     database = prefect_stack.sandbox.database
-    api_log = prefect_stack.own_server.process.log_path.read_text()
+    api_log = own_server.process.log_path.read_text()
 
     assert database.migration_version()
     assert "Running upgrade" not in api_log

@@ -11,7 +11,7 @@ from blueprint_harness.guide.data import load_problems
 from blueprint_harness.manifest import variants
 from blueprint_harness.manifest.strict import CLEAR_SCHEDULES_SETTING
 
-pytestmark = [pytest.mark.redeploy, pytest.mark.own_server]
+pytestmark = pytest.mark.redeploy
 
 
 def test_an_unchanged_redeploy_keeps_the_deployment_and_its_history(

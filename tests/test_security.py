@@ -15,7 +15,7 @@ from blueprint_harness.process.ports import LOOPBACK
 from pytest_prefect_blueprint.factories import sandbox_fixture, stack_fixture
 from support.outside import run_inner_pytest, side_by_side
 
-pytestmark = [pytest.mark.security, pytest.mark.own_server]
+pytestmark = pytest.mark.security
 
 CREDENTIALS = "harness:s3cret-for-tests"
 POISONED_URL = "http://127.0.0.1:9/api"  # nothing listens on port 9 (discard)
@@ -27,7 +27,9 @@ PREFECT_API_URL = "{POISONED_URL}"
 PREFECT_LOGGING_LEVEL = "CRITICAL"
 """
 
-auth_sandbox = sandbox_fixture(scope="module", label="auth", auth_string=CREDENTIALS)
+auth_sandbox = sandbox_fixture(
+    scope="module", label="auth", auth_string=CREDENTIALS, own_server=True
+)
 auth_stack = stack_fixture(sandbox="auth_sandbox", scope="module")
 
 
@@ -39,8 +41,8 @@ def listening_addresses(pid):
     }
 
 
-def test_the_server_listens_on_loopback_only(prefect_stack):
-    server = prefect_stack.own_server
+def test_the_server_listens_on_loopback_only(own_server):
+    server = own_server
 
     assert listening_addresses(server.process.pid) == {LOOPBACK}
     assert all(listening_addresses(p.pid) <= {LOOPBACK} for p in server.api_processes())
@@ -54,7 +56,7 @@ def test_the_workers_listen_nowhere(prefect_workers):
 
 
 @pytest.fixture(scope="module")
-def hostile_home_and_auth_sessions(tmp_path_factory):
+def hostile_home_and_auth_sessions(own_servers, tmp_path_factory):
     """Phase 1 run twice from outside, side by side: once by a user whose own Prefect
     settings point at a production server, once with basic auth turned on."""
     home = tmp_path_factory.mktemp("user-home")

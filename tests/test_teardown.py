@@ -44,14 +44,14 @@ def run_in_flight(prefect_stack, prefect_workers, deployment):
 
 
 @pytest.mark.timeout(5 if MODE == "timeout" else 600)
-def test_session_with_a_run_in_flight(run_in_flight, prefect_stack):
+def test_session_with_a_run_in_flight(run_in_flight, prefect_stack, own_server):
     pathlib.Path(os.environ["INNER_READY_FILE"]).touch()
     if MODE == "fail":
         pytest.fail("failing on purpose")
     if MODE in ("interrupt", "timeout"):
         time.sleep(600)
     if MODE == "server-dies":
-        os.kill(prefect_stack.own_server.process.pid, signal.SIGKILL)
+        os.kill(own_server.process.pid, signal.SIGKILL)
         killed = time.monotonic()
         try:
             prefect_stack.runs.wait_terminal(run_in_flight.flow_run_id)

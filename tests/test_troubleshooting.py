@@ -8,7 +8,7 @@ from blueprint_harness.guide import expectations as expected
 from blueprint_harness.guide.commands import list_work_pools
 from blueprint_harness.stack.states import follows_path
 
-pytestmark = [pytest.mark.troubleshooting, pytest.mark.own_server]
+pytestmark = pytest.mark.troubleshooting
 
 
 def test_connection_refused_while_the_server_is_down(server_down):

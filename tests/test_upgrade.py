@@ -14,7 +14,7 @@ from blueprint_harness.stack.external import PREFECT_VERSION as prefect_version
 from blueprint_harness.stack.previous import PREVIOUS_VERSION
 from blueprint_harness.stack.upgrades import guides_triggers_with_workers, held
 
-pytestmark = [pytest.mark.upgrade, pytest.mark.own_server]
+pytestmark = pytest.mark.upgrade
 
 
 def test_this_client_refuses_the_previous_minors_server_naming_both_versions(on_previous):

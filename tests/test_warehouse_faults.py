@@ -10,7 +10,7 @@ from blueprint_harness.guide import expectations as expected
 from blueprint_harness.guide.commands import trigger
 from blueprint_harness.guide.data import load_problems
 
-pytestmark = [pytest.mark.faults, pytest.mark.own_server]
+pytestmark = pytest.mark.faults
 
 TABLE = "warehouse.faults.locked"
 INTO_LOCKED = expected.Trigger(

@@ -30,7 +30,7 @@ from blueprint_harness.guide import expectations
 from blueprint_harness.guide.bring_up import phase_two
 from blueprint_harness.process.launcher import PopenLauncher
 from blueprint_harness.process.session import owned_session
-from blueprint_harness.stack.stack import Stack
+from blueprint_harness.stack.stack import AnyStack
 from blueprint_harness.stack.standalone import standalone_stack
 
 READY = "ready in"  # the line that says the stack is up (tests wait for it)
@@ -72,7 +72,7 @@ def streaming(logs: Sequence[tuple[str, Path]]) -> Iterator[None]:
             thread.join(timeout=2)
 
 
-def banner(stack: Stack, project: Path, seconds: float) -> str:
+def banner(stack: AnyStack, project: Path, seconds: float) -> str:
     """The URLs and the guide's commands, ready to paste into another terminal."""
     sandbox = stack.sandbox
     lines = [
@@ -101,7 +101,7 @@ def up(backend: str, project: Path) -> None:
     host = config.process_host(PopenLauncher())
     with standalone_stack(host, scratch, config) as stack, phase_two(stack) as deployed:
         fleet = deployed.workers
-        server = stack.own_server
+        server = stack.server
         logs = [("server", server.process.log_path)]
         if server.services is not None:
             logs.append(("services", server.services.log_path))

@@ -17,18 +17,18 @@ from pathlib import Path
 from blueprint_harness.guide import commands as guide
 from blueprint_harness.guide import expectations
 from blueprint_harness.guide.names import GuideNames, names_for
-from blueprint_harness.stack.stack import Stack, running_stack_workers
+from blueprint_harness.stack.stack import AnyStack, running_stack_workers
 from blueprint_harness.stack.worker import WorkerFleet
 
 
-def work_pool(stack: Stack, names: GuideNames) -> guide.PoolCreated:
+def work_pool(stack: AnyStack, names: GuideNames) -> guide.PoolCreated:
     """Step 2.1: `prefect work-pool create "local-process-pool" --type process`."""
     result = guide.create_work_pool(stack.cli, names)
     stack.ledger.made_pool(stack.api, names.pool)
     return guide.PoolCreated(result, stack.api.work_pool(names.pool))
 
 
-def deployment(stack: Stack, names: GuideNames, scratch: Path | None = None) -> guide.Deployed:
+def deployment(stack: AnyStack, names: GuideNames, scratch: Path | None = None) -> guide.Deployed:
     """Step 2.4: `prefect deploy --name production-etl --no-prompt` from the project."""
     created_at = datetime.now(UTC)
     result = guide.deploy(stack.cli, names, scratch=scratch or stack.sandbox.root)
@@ -48,7 +48,7 @@ class PhaseTwo:
 
 @contextmanager
 def phase_two(
-    stack: Stack, names: GuideNames | None = None, *, deploy: bool = True
+    stack: AnyStack, names: GuideNames | None = None, *, deploy: bool = True
 ) -> Iterator[PhaseTwo]:
     """Phase 2 in the guide's order, the workers kept running inside the block."""
     names = names or names_for(stack.sandbox)

@@ -24,7 +24,7 @@ from blueprint_harness.process.managed import ManagedProcess
 from blueprint_harness.stack.executions import execution, once_problems
 from blueprint_harness.stack.models import FlowRun
 from blueprint_harness.stack.runs import RunRecord
-from blueprint_harness.stack.stack import Stack
+from blueprint_harness.stack.stack import AnyStack
 from blueprint_harness.stack.states import follows_path
 from blueprint_harness.stack.worker import PrefectWorker, WorkerFleet
 from blueprint_harness.stack.zombies import EVALUATION_SECONDS, MISSED_AFTER_SECONDS
@@ -35,7 +35,7 @@ LONG_RUN = expectations.TRIGGERS_BY_KEY["failing-url"]
 ZOMBIE_BOUND_SECONDS = MISSED_AFTER_SECONDS + 30 + EVALUATION_SECONDS + 25
 
 
-def start_long_run(stack: Stack) -> guide.TriggeredRun:
+def start_long_run(stack: AnyStack) -> guide.TriggeredRun:
     """Trigger the long (retrying) run and return once the API shows it Running."""
     run = guide.trigger(stack.cli, LONG_RUN)
     stack.monitor.wait_for(
@@ -48,7 +48,7 @@ def start_long_run(stack: Stack) -> guide.TriggeredRun:
     return run
 
 
-def whole_story(stack: Stack, run: guide.TriggeredRun) -> tuple[RunRecord, list[str]]:
+def whole_story(stack: AnyStack, run: guide.TriggeredRun) -> tuple[RunRecord, list[str]]:
     """The long run once settled, and what is wrong with its story after a fault: a state
     path that is not the guide's, a retry history with holes, or a second execution."""
     trigger = run.trigger
@@ -92,7 +92,7 @@ def worker_running(fleet: WorkerFleet, flow_run_id: str) -> PrefectWorker:
     raise AssertionError(f"no worker of {fleet.names} runs flow run {flow_run_id}")
 
 
-def wait_crashed(stack: Stack, flow_run_id: str) -> FlowRun:
+def wait_crashed(stack: AnyStack, flow_run_id: str) -> FlowRun:
     """Wait, within the zombie-detection bound, for a run nobody reports on to end."""
     began = time.monotonic()
     run = stack.runs.wait_terminal(flow_run_id, timeout=ZOMBIE_BOUND_SECONDS)
@@ -127,7 +127,7 @@ def fresh_requests(url: str, count: int) -> Answers:
 
 
 def wait_ready_answers(
-    stack: Stack, wanted: Callable[[int | str], bool], expected: str
+    stack: AnyStack, wanted: Callable[[int | str], bool], expected: str
 ) -> int | str:
     """Poll `/api/ready` (no retry, fresh connection) until its answer satisfies `wanted`."""
     return stack.monitor.wait_for(

@@ -33,7 +33,7 @@ from blueprint_harness.stack import timings
 from blueprint_harness.stack.cli import CliResult
 from blueprint_harness.stack.results import persisted_results
 from blueprint_harness.stack.sandbox import Sandbox
-from blueprint_harness.stack.stack import Stack, running_stack_workers, sandbox_cli
+from blueprint_harness.stack.stack import AnyStack, running_stack_workers, sandbox_cli
 from blueprint_harness.stack.worker import WorkerFleet
 
 T = TypeVar("T")
@@ -156,7 +156,7 @@ class GuideSteps:
         self.sandbox = sandbox
         self.checked = checked  # the pre-deploy check, if the session has done it
         self.cli = sandbox_cli(sandbox)
-        self._stack: Future[Stack] = Future()
+        self._stack: Future[AnyStack] = Future()
         # A thread per step: a step may block on another, which must never wait for a slot.
         self._threads = ThreadPoolExecutor(len(STEPS), thread_name_prefix="guide-step")
         self._futures: dict[str, Future[Any]] = {}
@@ -165,18 +165,18 @@ class GuideSteps:
         self.names = names_for(sandbox)
 
     @classmethod
-    def on(cls, stack: Stack) -> GuideSteps:
+    def on(cls, stack: AnyStack) -> GuideSteps:
         """The steps on a stack already up."""
         steps = cls(stack.sandbox)
         steps.attach(stack)
         return steps
 
     @property
-    def stack(self) -> Stack:
+    def stack(self) -> AnyStack:
         """The stack, once its server is up (a step that needs it waits here)."""
         return self._stack.result()
 
-    def attach(self, stack: Stack) -> None:
+    def attach(self, stack: AnyStack) -> None:
         """The server is up: the steps that need it may go on."""
         self._stack.set_result(stack)
 

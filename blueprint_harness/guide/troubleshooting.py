@@ -19,7 +19,7 @@ from blueprint_harness.stack.cli import CliResult
 from blueprint_harness.stack.models import FlowRun
 from blueprint_harness.stack.runs import RunRecord
 from blueprint_harness.stack.sandbox import Sandbox
-from blueprint_harness.stack.stack import Stack, running_stack_workers, sandbox_cli
+from blueprint_harness.stack.stack import AnyStack, running_stack_workers, sandbox_cli
 
 # A run nobody picks up is marked Late after 3 s (default 15 s), checked every second.
 LATE_RUN_SETTINGS = {
@@ -65,7 +65,7 @@ def observe_server_down(sandbox: Sandbox) -> ServerDown:
     )
 
 
-def pool_exists(stack: Stack, name: str) -> bool:
+def pool_exists(stack: AnyStack, name: str) -> bool:
     try:
         stack.api.work_pool(name)
     except ApiError as error:
@@ -75,14 +75,14 @@ def pool_exists(stack: Stack, name: str) -> bool:
     return True
 
 
-def reproduce_missing_pool(stack: Stack) -> MissingPool:
+def reproduce_missing_pool(stack: AnyStack) -> MissingPool:
     found = pool_exists(stack, expectations.WORK_POOL_NAME)
     failed = guide.deploy(stack.cli, expect=None)
     created = guide.create_work_pool(stack.cli)
     return MissingPool(found, failed, created, guide.deploy(stack.cli))
 
 
-def reproduce_late_run(stack: Stack) -> LateRun:
+def reproduce_late_run(stack: AnyStack) -> LateRun:
     run = guide.trigger(stack.cli, expectations.TRIGGERS_BY_KEY["default"])
     late = stack.monitor.wait_for(
         lambda: stack.api.flow_run(run.flow_run_id),
@@ -96,7 +96,7 @@ def reproduce_late_run(stack: Stack) -> LateRun:
     return LateRun(run.flow_run_id, late, finished)
 
 
-def reproduce_missing_packages(stack: Stack, scratch: Path) -> MissingPackages:
+def reproduce_missing_packages(stack: AnyStack, scratch: Path) -> MissingPackages:
     """The flow run by a Python that lacks prefect: a fresh venv without packages."""
     bare = scratch / "venv-without-packages"
     subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(bare)], check=True)

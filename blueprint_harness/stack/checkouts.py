@@ -26,7 +26,7 @@ from blueprint_harness.manifest.declared import (
 from blueprint_harness.manifest.problems import ManifestProblems
 from blueprint_harness.manifest.variants import Edit
 from blueprint_harness.stack.models import Deployment, FlowRun
-from blueprint_harness.stack.stack import Stack
+from blueprint_harness.stack.stack import AnyStack
 
 # A redeploy deletes the upcoming runs and the scheduler makes them anew: watch this long
 # for a second run in a slot (the scheduler's loop after a deploy is seconds here).
@@ -75,7 +75,7 @@ def upcoming_firings(
 class Checkout:
     """The project at another path, deploying to `stack` under the session's ledger."""
 
-    def __init__(self, stack: Stack, folder: Path) -> None:
+    def __init__(self, stack: AnyStack, folder: Path) -> None:
         self.stack = stack
         self.folder = guide.copy_project(stack.sandbox.project_dir, folder)
         self.cli = guide.cli_in(stack.cli, self.folder)

@@ -131,7 +131,6 @@ class ExternalServer:
 
     api_url: str
     ui_url: str
-    processes: tuple[()] = ()
 
 
 class Ledger(Protocol):

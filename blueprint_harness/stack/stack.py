@@ -1,8 +1,10 @@
 """One Prefect stack: the guide's Terminal B (a server) and the tools of Terminal A.
 
-A stack runs on a server of our own (`own_stack`) or on one someone else runs
-(`external_stack`); both give the same `Stack`, whose server handle and ledger differ and
-nothing else, so no step asks which it has. They are plain context managers: pytest
+A stack runs on a server of our own (`own_stack`: a `Stack[PrefectServer]`) or on one
+someone else runs (`external_stack`: a `Stack[ExternalServer]`); both are the same `Stack`
+to every step, whose server handle and ledger differ and nothing else, so no step asks
+which it has. Only what needs our own server's processes (a fault, its log, its database
+file) asks for a `Stack[PrefectServer]`, by type. They are plain context managers: pytest
 fixtures wrap them, and anything else (`blueprint up`, the benchmarks) can too.
 """
 
@@ -14,6 +16,7 @@ from collections.abc import Iterator
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Generic, Protocol, TypeGuard, TypeVar
 
 from blueprint_harness.backends.warehouses import WAREHOUSE_VARIABLE, Warehouse
 from blueprint_harness.config import HarnessConfig
@@ -37,13 +40,27 @@ from blueprint_harness.stack.worker import WorkerFleet, running_workers
 from blueprint_harness.stack.zombies import install_zombie_detection
 
 
+class ControlPlane(Protocol):
+    """The server a stack talks to: ours (`PrefectServer`) or someone else's
+    (`ExternalServer`)."""
+
+    @property
+    def api_url(self) -> str: ...
+
+    @property
+    def ui_url(self) -> str: ...
+
+
+Server = TypeVar("Server", bound=ControlPlane, covariant=True)
+
+
 @dataclass(frozen=True)
-class Stack:
+class Stack(Generic[Server]):
     """A server one sandbox talks to, and the clients that drive and watch it."""
 
     sandbox: Sandbox
     host: ProcessHost  # where its processes (the server, workers) start, and their bounds
-    server: PrefectServer | ExternalServer
+    server: Server
     api: PrefectApi
     cli: PrefectCli
     monitor: SessionMonitor
@@ -51,11 +68,14 @@ class Stack:
     timings: Timings
     ledger: Ledger  # what the session made there (noted only where it must be removed)
 
-    @property
-    def own_server(self) -> PrefectServer:
-        """The server this harness runs (tests that need one are skipped otherwise)."""
-        assert isinstance(self.server, PrefectServer), "this stack's server is someone else's"
-        return self.server
+
+AnyStack = Stack[ControlPlane]  # on whichever server: what every guide step needs
+OwnStack = Stack[PrefectServer]  # on a server the harness runs: faults, its log, its files
+
+
+def runs_own_server(stack: AnyStack) -> TypeGuard[OwnStack]:
+    """Whether the harness runs this stack's server itself."""
+    return isinstance(stack.server, PrefectServer)
 
 
 def write_sandbox_card(sandbox: Sandbox, server: PrefectServer | None) -> None:
@@ -111,7 +131,7 @@ def sandbox_cli(sandbox: Sandbox) -> PrefectCli:
 
 def open_stack(
     host: ProcessHost, sandbox: Sandbox, config: HarnessConfig, timings: Timings | None = None
-) -> AbstractContextManager[Stack]:
+) -> AbstractContextManager[AnyStack]:
     """The sandbox's stack: on a server of our own, or on the one someone else runs."""
     if sandbox.external_api_url:
         return external_stack(host, sandbox, config, timings)
@@ -124,7 +144,7 @@ def own_stack(
     sandbox: Sandbox,
     config: HarnessConfig,
     timings: Timings | None = None,
-) -> Iterator[Stack]:
+) -> Iterator[OwnStack]:
     """Start the sandbox's server and yield the stack; everything is stopped on exit."""
     monitor = SessionMonitor(host.log_tail, transcript_path(sandbox))
     timings = timings or Timings()
@@ -153,7 +173,7 @@ def own_stack(
 @contextmanager
 def external_stack(
     host: ProcessHost, sandbox: Sandbox, config: HarnessConfig, timings: Timings | None = None
-) -> Iterator[Stack]:
+) -> Iterator[Stack[ExternalServer]]:
     """The stack of a server someone else runs: checked first (reachable, credentials
     accepted, Prefect 3), never started or stopped; what the session makes there is
     removed on exit."""
@@ -176,7 +196,7 @@ def external_stack(
 
 @contextmanager
 def running_stack_workers(
-    stack: Stack, pool: str, label: str = "prefect-worker"
+    stack: AnyStack, pool: str, label: str = "prefect-worker"
 ) -> Iterator[WorkerFleet]:
     """Start the backend's workers on `pool` for this stack, watched like the server."""
     with running_workers(stack.host, stack.sandbox, stack.api, pool, label=label) as fleet:

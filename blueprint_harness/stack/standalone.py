@@ -11,11 +11,11 @@ from pathlib import Path
 from blueprint_harness.config import HarnessConfig
 from blueprint_harness.process.managed import ProcessHost
 from blueprint_harness.stack.sandboxes import backend_servers, open_sandbox
-from blueprint_harness.stack.stack import Stack, own_stack
+from blueprint_harness.stack.stack import OwnStack, own_stack
 
 
 @contextmanager
-def standalone_stack(host: ProcessHost, scratch: Path, config: HarnessConfig) -> Iterator[Stack]:
+def standalone_stack(host: ProcessHost, scratch: Path, config: HarnessConfig) -> Iterator[OwnStack]:
     """Start everything `config.backend` needs under `scratch`; stop it all on exit."""
     with backend_servers(host, lambda need: scratch, config) as servers:
         sandbox = open_sandbox(scratch / "stack", config, servers)

@@ -19,7 +19,7 @@ from blueprint_harness.stack.executions import execution
 from blueprint_harness.stack.models import Deployment
 from blueprint_harness.stack.runs import RunRecord
 from blueprint_harness.stack.sandbox import Sandbox, venv_bin
-from blueprint_harness.stack.stack import Stack, running_stack_workers, sandbox_cli
+from blueprint_harness.stack.stack import AnyStack, running_stack_workers, sandbox_cli
 
 # Migrations of a whole minor on a loaded 2-core machine take seconds; the bound is generous.
 UPGRADE_TIMEOUT_SECONDS = 300.0
@@ -42,7 +42,7 @@ class Held:
         )
 
 
-def held(stack: Stack) -> Held:
+def held(stack: AnyStack) -> Held:
     """The blueprint's deployment on `stack`, its finished runs and its upcoming runs."""
     names = names_for(stack.sandbox)
     deployment = stack.api.deployment(expectations.FLOW_NAME, names.deployment)
@@ -76,7 +76,7 @@ class Outcome:
         return f"{self.trigger.key}: engine {self.engine_prefix!r}\n{self.record.describe()}"
 
 
-def guides_triggers_with_workers(stack: Stack, bin_dir: Path | None) -> list[Outcome]:
+def guides_triggers_with_workers(stack: AnyStack, bin_dir: Path | None) -> list[Outcome]:
     """The guide's triggers (3.1, 3.3-3.5) run by the workers of the Prefect in `bin_dir`
     (None: the harness's own) on `stack`'s pool, each to its terminal state."""
     working = replace(stack, sandbox=replace(stack.sandbox, prefect_bin=bin_dir))
