@@ -14,7 +14,7 @@ from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
-from blueprint_harness.backends import BACKENDS
+from blueprint_harness.backends import BACKENDS, DEFAULT_BACKEND
 from blueprint_harness.markers import JOBS
 from blueprint_harness.process.launcher import Launcher
 from blueprint_harness.process.managed import ProcessHost
@@ -127,7 +127,7 @@ OPTIONS: tuple[Option, ...] = (
         "What the stacks run on: sqlite (the embedded default: one server on a SQLite file, "
         "one worker), postgresql (the same on a PostgreSQL server), or production "
         "(PostgreSQL, Redis, two API processes, the services apart, two workers).",
-        "sqlite",
+        DEFAULT_BACKEND,
         _backend,
     ),
     Option(

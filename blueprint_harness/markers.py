@@ -73,13 +73,14 @@ JOBS: dict[str, str] = {"main": MAIN_JOB, "phases": PHASES}
 
 @dataclass(frozen=True)
 class Part:
-    """One part of the gate: pytest on a selection (None: every test), on a backend and a
-    Python (None: the venv's; another goes through tox), or a script; and why it is there."""
+    """One part of the gate: pytest on a selection (None: every test), on a backend (None:
+    the embedded default) and a Python (None: the venv's; another goes through tox), or a
+    script; and why it is there."""
 
     name: str
     why: str
     selection: str | None = None
-    backend: str = "sqlite"
+    backend: str | None = None
     python: str | None = None
     script: str | None = None
 

@@ -36,7 +36,8 @@ def table() -> str:
             runs, on = f"`{part.script}`", ""
         else:
             runs = f'`-m "{part.selection}"`' if part.selection else "every test"
-            on = part.backend + (f", Python {part.python} (tox)" if part.python else "")
+            on = part.backend or "the default (SQLite)"
+            on += f", Python {part.python} (tox)" if part.python else ""
         lines.append(f"| {part.name} | {runs} | {on} | {part.why} |")
     return "\n".join(lines)
 
@@ -75,7 +76,8 @@ def command(part: Part) -> tuple[list[str], dict[str, str]] | str:
         return [*runner, str(ROOT / part.script)], env
     selection = ["-m", part.selection] if part.selection else []
     if part.python is None:
-        options = [*selection, f"--prefect-backend={part.backend}", *kept(part.name)]
+        backend = [f"--prefect-backend={part.backend}"] if part.backend else []
+        options = [*selection, *backend, *kept(part.name)]
         return [str(BIN / "pytest"), *options], env
     folder = python_folder(part.python)
     if folder is None:

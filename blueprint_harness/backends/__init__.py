@@ -28,6 +28,7 @@ from blueprint_harness.backends.base import (
 
 __all__ = [
     "BACKENDS",
+    "DEFAULT_BACKEND",
     "PROVIDERS",
     "Allocation",
     "Backend",
@@ -58,6 +59,17 @@ class Backend:
         """Every provider the backend needs, its database first."""
         return (self.database, *self.extras)
 
+    @property
+    def on_postgresql(self) -> bool:
+        """Whether Prefect's data lives in PostgreSQL."""
+        return self.database == "postgresql"
+
+    @property
+    def is_production_shape(self) -> bool:
+        """Whether it is Prefect's self-hosted production shape (several API processes,
+        the services apart, what leaves memory on Redis)."""
+        return self.services_apart and self.api_processes > 1 and bool(self.extras)
+
     def describe(self) -> str:
         parts = list(self.needs)
         parts.append(f"{self.api_processes} API process(es)")
@@ -84,6 +96,9 @@ BACKENDS: Mapping[str, Backend] = MappingProxyType(
         ),
     }
 )
+
+
+DEFAULT_BACKEND = "sqlite"  # the guide's embedded default
 
 
 def check_installed(backend: str) -> None:

@@ -24,7 +24,12 @@ from contextlib import contextmanager
 from dataclasses import replace
 from pathlib import Path
 
-from blueprint_harness.backends import BACKENDS, BackendUnavailable, check_installed
+from blueprint_harness.backends import (
+    BACKENDS,
+    DEFAULT_BACKEND,
+    BackendUnavailable,
+    check_installed,
+)
 from blueprint_harness.config import ConfigError, check_project, default_config
 from blueprint_harness.guide import expectations
 from blueprint_harness.guide.bring_up import phase_two
@@ -117,7 +122,7 @@ def up(backend: str, project: Path) -> None:
 def add_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """`blueprint up [--backend ...] [--project-dir ...]`."""
     parser = commands.add_parser("up", help="bring the stack up; Ctrl-C stops it")
-    parser.add_argument("--backend", choices=sorted(BACKENDS), default="sqlite")
+    parser.add_argument("--backend", choices=sorted(BACKENDS), default=DEFAULT_BACKEND)
     parser.add_argument(
         "--project-dir", type=Path, default=Path.cwd(), help="the blueprint (default: here)"
     )

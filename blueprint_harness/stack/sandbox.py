@@ -18,7 +18,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from blueprint_harness.backends import BACKENDS, Allocation, Backend, Database
+from blueprint_harness.backends import BACKENDS, DEFAULT_BACKEND, Allocation, Backend, Database
 from blueprint_harness.backends.sqlite import SqliteDatabase, database_file
 from blueprint_harness.backends.warehouses import Warehouse
 from blueprint_harness.process import janitor
@@ -77,7 +77,7 @@ class Sandbox:
     project_dir: Path
     port: int
     database: Database
-    backend: Backend = BACKENDS["sqlite"]
+    backend: Backend = BACKENDS[DEFAULT_BACKEND]
     extras: tuple[Allocation, ...] = ()  # what else the backend keeps out of memory
     warehouse: Warehouse | None = None  # where the blueprint's load writes (None: unknown)
     worker_query_seconds: float = 1.0
@@ -105,7 +105,7 @@ class Sandbox:
         *,
         port: int | None = None,
         database: Database | None = None,
-        backend: Backend = BACKENDS["sqlite"],
+        backend: Backend = BACKENDS[DEFAULT_BACKEND],
         extras: tuple[Allocation, ...] = (),
         warehouse: Warehouse | None = None,
         worker_query_seconds: float = 1.0,

@@ -30,55 +30,28 @@ def test_each_triggers_overrides_are_what_its_cli_arguments_say(trigger):
     assert cli_overrides(trigger.cli_args) == dict(trigger.overrides)
 
 
-def test_triggers_are_the_guides_four_steps():
-    assert [t.key for t in expected.TRIGGERS] == [
-        "default",
-        "param-overrides",
-        "json-params",
-        "failing-url",
-    ]
-    assert expected.TRIGGERS_BY_KEY["param-overrides"].parameters["batch_size"] == 50
-    assert expected.TRIGGERS_BY_KEY["json-params"].parameters == {
-        "batch_size": 200,
-        "source_url": expected.DEFAULT_PARAMETERS["source_url"],
-        "target_table": "warehouse.test.metrics",
-    }
-
-
-def test_of_the_guides_triggers_only_the_failing_url_fails_and_it_stops_at_extract():
-    failing = expected.TRIGGERS_BY_KEY["failing-url"]
-
-    assert [t.key for t in expected.TRIGGERS if t.final_state == "Failed"] == ["failing-url"]
-    assert failing.path == expected.FAILED_PATH
-    assert failing.tasks == ("extract",)
-
-
-def test_the_failing_table_runs_extract_and_transform_then_fails_in_load():
+def test_the_failing_table_is_the_contracts_reserved_schema_and_fails_in_load():
     failing = expected.TRIGGERS_BY_KEY["failing-table"]
 
+    assert failing.parameters["target_table"].split(".")[1] == "invalid"
     assert failing.final_state == "Failed"
-    assert failing.tasks == ("extract", "transform", "load")
+    assert failing.failing_task == expected.SINK_TASK
 
 
-def test_only_the_io_tasks_retry_and_both_the_same_way():
-    policies = expected.TASK_POLICIES
+def test_the_failing_url_fails_in_extract_before_anything_is_written():
+    failing = expected.TRIGGERS_BY_KEY["failing-url"]
 
-    assert policies["extract"] == policies["load"] == expected.RetryPolicy(3, 2.0)
-    assert policies["transform"].retries == 0
+    assert failing.failing_task == expected.SOURCE_TASK
+    assert failing.path == expected.FAILED_PATH
+    assert failing.tasks == expected.TASKS[: expected.TASKS.index(expected.SOURCE_TASK) + 1]
 
 
-def test_retry_path_has_an_await_and_a_restart_per_retry():
-    assert expected.retry_path(3) == (
-        "Pending",
-        "Running",
-        "AwaitingRetry",
-        "Retrying",
-        "AwaitingRetry",
-        "Retrying",
-        "AwaitingRetry",
-        "Retrying",
-        "Failed",
-    )
+@pytest.mark.parametrize("retries", [0, 1, 3])
+def test_retry_path_has_an_await_and_a_restart_per_retry(retries):
+    path = expected.retry_path(retries)
+
+    assert path[:2] == ("Pending", "Running") and path[-1] == "Failed"
+    assert path[2:-1] == ("AwaitingRetry", "Retrying") * retries
 
 
 def test_defaults_cannot_be_changed_at_run_time():
