@@ -1,13 +1,15 @@
 """The Prefect REST API through httpx, with typed helpers for what the harness asserts.
 
 A busy SQLite server answers HTTP 503 while runs write to it, and a restarting server
-refuses connections for a moment: both are retried (tenacity, bounded). Before each
-retry the session's liveness check runs, so a dead server is reported at once instead
-of being retried into a timeout.
+refuses connections for a moment: both are retried (tenacity, bounded), and each retry is
+counted by cause and endpoint (`retried`), so the session's summary and the tests during
+which one happened say so. Before each retry the session's liveness check runs, so a dead
+server is reported at once instead of being retried into a timeout.
 """
 
 from __future__ import annotations
 
+import re
 from collections import Counter
 from collections.abc import Callable
 from typing import Any
@@ -33,6 +35,7 @@ from blueprint_harness.stack.models import (
 )
 
 RETRY_SECONDS = 30.0
+_ID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
 PAGE_LIMIT = 200
 EVENTS_LIMIT = 50  # /events/filter takes no more
 
@@ -85,11 +88,13 @@ class PrefectApi:
         retry_seconds: float = RETRY_SECONDS,
         auth_string: str | None = None,
         api_key: str | None = None,
+        retried: Counter[str] | None = None,
     ) -> None:
         self.api_url = api_url.rstrip("/")
         self._liveness = liveness
         self._retry_seconds = retry_seconds
-        self.retried: Counter[str] = Counter()  # retries by cause: "503", "transport"
+        # Retries by cause and endpoint: "503 POST /flow_runs/filter", "transport GET ...".
+        self.retried: Counter[str] = Counter() if retried is None else retried
         self._http = httpx.Client(
             base_url=self.api_url + "/", timeout=10.0, **credentials(auth_string, api_key)
         )
@@ -119,7 +124,8 @@ class PrefectApi:
 
         def before_sleep(state: RetryCallState) -> None:
             error = state.outcome.exception() if state.outcome else None
-            self.retried[getattr(error, "cause", "other")] += 1
+            endpoint = _ID.sub("{id}", path.lstrip("/").removeprefix(self.api_url))
+            self.retried[f"{getattr(error, 'cause', 'other')} {method} /{endpoint}"] += 1
             self._liveness()
 
         retrying = Retrying(

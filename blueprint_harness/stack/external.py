@@ -14,6 +14,7 @@ from __future__ import annotations
 import json
 import re
 import threading
+from collections import Counter
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -325,7 +326,7 @@ def refuse_taken_names(api: PrefectApi, pool: str, flow: str, deployment: str) -
 
 @contextmanager
 def external_api(
-    sandbox: Sandbox, monitor: SessionMonitor, ledger: ExternalLedger
+    sandbox: Sandbox, monitor: SessionMonitor, ledger: ExternalLedger, retried: Counter[str]
 ) -> Iterator[PrefectApi]:
     """The API of the sandbox's external server; on the way out, whatever happened, what
     `ledger` lists is removed and the removal reported in `external-cleanup.json`."""
@@ -335,6 +336,7 @@ def external_api(
         liveness=monitor.check_alive,
         auth_string=sandbox.auth_string,
         api_key=sandbox.api_key,
+        retried=retried,
     )
     try:
         yield api

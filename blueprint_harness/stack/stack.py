@@ -154,7 +154,10 @@ def own_stack(
             write_sandbox_card(sandbox, server)
             unwatch = [monitor.watch(process) for process in server.processes]
             api = PrefectApi(
-                sandbox.api_url, liveness=monitor.check_alive, auth_string=sandbox.auth_string
+                sandbox.api_url,
+                liveness=monitor.check_alive,
+                auth_string=sandbox.auth_string,
+                retried=timings.retried,
             )
             try:
                 install_zombie_detection(api)
@@ -185,7 +188,7 @@ def external_stack(
     ledger = ExternalLedger(remove_runs=config.cleanup_runs, exact_names=not sandbox.name_suffix)
     server = ExternalServer(sandbox.api_url, sandbox.base_url)
     try:
-        with external_api(sandbox, monitor, ledger) as api:
+        with external_api(sandbox, monitor, ledger, timings.retried) as api:
             ledger.begin(api)
             runs = RunObserver(api, monitor, config.run_timeout, timings)
             cli = sandbox_cli(sandbox)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import time
+from collections import Counter
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -24,6 +25,14 @@ RUN_PREFIX = "run "  # "run <trigger>: trigger to terminal"
 TRIGGER_TO_TERMINAL = "trigger to terminal"
 
 
+def describe_retries(retried: Counter[str]) -> str:
+    """The API client's retries in one line: how many, and of which requests."""
+    if not retried:
+        return "API requests retried: none"
+    each = ", ".join(f"{what} x{count}" for what, count in retried.most_common())
+    return f"API requests retried: {sum(retried.values())} ({each})"
+
+
 def _seconds(value: float) -> str:
     return f"{value:.3f}s" if value < 10 else f"{value:.1f}s"
 
@@ -34,6 +43,8 @@ class Timings:
 
     started: float = field(default_factory=time.monotonic)
     spans: dict[str, float] = field(default_factory=dict)
+    # The API client's retries (a busy or restarting server), by cause and endpoint.
+    retried: Counter[str] = field(default_factory=Counter)
 
     def record(self, name: str, seconds: float) -> None:
         self.spans[name] = round(seconds, 3)
@@ -72,6 +83,7 @@ class Timings:
             "wall_seconds": round(time.monotonic() - self.started, 3),
             "critical_path_seconds": self.critical_path(),
             "spans": dict(self.spans),
+            "api_requests_retried": dict(self.retried),
         }
 
     def summary(self) -> list[str]:
@@ -83,6 +95,7 @@ class Timings:
                 f"{data['critical_path_seconds']:.1f}s"
             )
         lines.append(f"stack wall time: {data['wall_seconds']:.1f}s")
+        lines.append(describe_retries(self.retried))
         return lines
 
     def write(self, path: Path) -> None:

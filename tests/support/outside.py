@@ -38,6 +38,7 @@ from blueprint_harness.stack.sandbox import venv_bin
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 READY_FILE_VARIABLE = "INNER_READY_FILE"
+OUTCOME = re.compile(r"(\d+) (passed|failed|skipped|errors?|deselected|xfailed|xpassed)")
 # A whole inner run of the phases, its own waits bounded within it, takes 60-180 s; under
 # pytest-xdist on two cores beside the teardown group's four inner runs it took over 300 s.
 INNER_TIMEOUT_SECONDS = 600
@@ -78,6 +79,11 @@ class InnerPytest:
 
     def describe(self) -> str:
         return f"inner pytest exited {self.returncode}:\n{self.output[-4000:]}"
+
+    def outcomes(self) -> dict[str, int]:
+        """pytest's closing counts (passed, failed, skipped, ...), from its last line."""
+        summary = next((line for line in reversed(self.output.splitlines()) if " in " in line), "")
+        return {word: int(n) for n, word in OUTCOME.findall(summary)}
 
     def wait_until_nothing_is_left(self, timeout: float) -> None:
         """Wait (a killed session's watchdog works after it is gone) until none of the

@@ -50,7 +50,8 @@ def test_the_failing_url_fails_in_extract_before_anything_is_written():
 def test_retry_path_has_an_await_and_a_restart_per_retry(retries):
     path = expected.retry_path(retries)
 
-    assert path[:2] == ("Pending", "Running") and path[-1] == "Failed"
+    assert path[:2] == ("Pending", "Running")
+    assert path[-1] == "Failed"
     assert path[2:-1] == ("AwaitingRetry", "Retrying") * retries
 
 

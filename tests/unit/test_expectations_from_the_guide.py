@@ -69,7 +69,7 @@ def test_the_state_path_is_the_guides():
 
     assert tuple(first.split(" → ")) == expected.COMPLETED_PATH
     assert "Failed (after retries)" in diagram.group(1)
-    assert expected.FAILED_PATH == (*expected.COMPLETED_PATH[:-1], "Failed")
+    assert (*expected.COMPLETED_PATH[:-1], "Failed") == expected.FAILED_PATH
 
 
 def test_the_triggers_are_the_guides_commands_verbatim():
@@ -84,14 +84,13 @@ def test_the_triggers_are_the_guides_commands_verbatim():
 
 
 def test_the_troubleshooting_rows_are_the_guides():
-    for symptom in ('"Connection refused"', '"Late"', '"Work pool not found"'):
-        assert symptom in GUIDE
-    assert expected.LATE_STATE == "Late"
-    assert "Connection refused" == expected.SERVER_DOWN_SCRIPT_ERROR
+    assert f'### Issue: "{expected.SERVER_DOWN_SCRIPT_ERROR}" errors' in GUIDE
+    assert f'### Issue: Deployment stays in "{expected.LATE_STATE}" state' in GUIDE
+    assert '### Issue: "Work pool not found"' in GUIDE
 
 
 def test_the_duration_bound_stands_on_the_guides_figure():
     typical = re.search(r"\*\*Flow Run Duration:\*\* Typically (\d+)-(\d+) seconds", GUIDE)
     assert typical is not None
 
-    assert expected.RUN_DURATION_BOUND_SECONDS == float(typical.group(2))
+    assert float(typical.group(2)) == expected.RUN_DURATION_BOUND_SECONDS
