@@ -305,9 +305,9 @@ DEVIATIONS = (
         "logs-before-write",
         (
             flow(
-                '    _, schema, table = target_table.split(".")\n',
+                '    schema = target_table.split(".")[1]\n',
                 '    logger.info("Loaded %d records into %s", len(records), target_table)\n'
-                '    _, schema, table = target_table.split(".")\n',
+                '    schema = target_table.split(".")[1]\n',
             ),
         ),
         (f"{NOTHING_WRITTEN}[failing-table]",),
@@ -346,7 +346,7 @@ DEVIATIONS = (
     Case(
         "slow-run",
         (
-            flow("import sqlite3\n", "import sqlite3\nimport time\n"),
+            flow("from typing import", "import time\nfrom typing import"),
             flow(
                 '    logger.info("Transformed %d records", len(transformed))',
                 '    time.sleep(30)\n    logger.info("Transformed %d records", len(transformed))',

@@ -27,7 +27,9 @@ def _check(item: dict[str, Any], flows: dict[str, Any]) -> list[dict[str, str]]:
 
     if entrypoint not in flows:
         try:
-            flows[entrypoint] = load_flow_from_entrypoint(entrypoint)
+            # As a worker's flow run imports it: no placeholder from the file's syntax
+            # tree when the import fails (a missing module would otherwise pass).
+            flows[entrypoint] = load_flow_from_entrypoint(entrypoint, use_placeholder_flow=False)
         except BaseException as error:  # whatever the import raises is the news
             flows[entrypoint] = error
     flow = flows[entrypoint]

@@ -4,8 +4,8 @@ times, and which source code it loaded.
 The witness in each flow-run process (run_probe/) records its pid and the source files
 it loads; the API records the run's states and its tasks' logs. Together they show, per
 run, that it executed exactly once (one engine process, one Running state, run_count 1,
-the load task's line once) and that it executed the project's flow file (same path,
-same SHA-256), not a copy somewhere else.
+the load task's line once) and that it executed the project's flow file and the modules
+beside it that it imports (same paths, same SHA-256), not a copy somewhere else.
 """
 
 from __future__ import annotations
@@ -68,18 +68,22 @@ def once_problems(run: RunRecord, ran: Execution) -> list[str]:
 
 def source_problems(project_dir: Path, ran: Execution, flow_file: str) -> list[str]:
     """Why the run did not execute the project's own `flow_file` (none if it did): the
-    engine must have loaded that very file, byte for byte, from inside the project."""
+    engine must have loaded that very file, byte for byte, from inside the project, and so
+    each module beside it that it loaded (the flow's own imports, such as its warehouse)."""
     project = project_dir.resolve()
-    expected_path = (project / flow_file).resolve()
-    expected_sha = sha256_of(expected_path)
+    flow_path = (project / flow_file).resolve()
+    ours = {path.name: path for path in flow_path.parent.glob("*.py")}
     if not ran.engines:
         return [f"no engine process recorded flow run {ran.flow_run_id}"]
     problems = []
     for engine in ran.engines:
-        flows = [source for source in engine.loaded if source.path.name == expected_path.name]
-        if not flows:
-            problems.append(f"{engine.describe()} loaded no {expected_path.name}")
-        for source in flows:
+        if not any(source.path.name == flow_path.name for source in engine.loaded):
+            problems.append(f"{engine.describe()} loaded no {flow_path.name}")
+        for source in engine.loaded:
+            expected_path = ours.get(source.path.name)
+            if expected_path is None:
+                continue
+            expected_sha = sha256_of(expected_path)
             if source.path != expected_path:
                 problems.append(
                     f"the run executed {source.path} (sha256 {source.sha256[:12]}), not the "

@@ -2,7 +2,7 @@
 parameter, the edges of what is allowed are accepted. The flow is the one of the project
 under test (--prefect-project-dir), loaded from its file."""
 
-import importlib.util
+import sys
 
 import pytest
 
@@ -13,13 +13,16 @@ pytestmark = pytest.mark.unit
 
 @pytest.fixture(scope="module")
 def flow(harness_config):
-    """The project's flow, imported only when these tests run (prefect takes ~1.5 s)."""
-    path = harness_config.project_dir / expected.FLOW_SCRIPT
-    spec = importlib.util.spec_from_file_location("blueprint_flow_under_test", path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
+    """The project's flow, imported only when these tests run (prefect takes ~1.5 s), the
+    way a worker's flow run imports its entrypoint (the flow's folder on sys.path, for the
+    modules beside it); sys.path is given back afterwards."""
+    from prefect.flows import load_flow_from_entrypoint
+
     function_name = expected.ENTRYPOINT.rpartition(":")[2]
-    return getattr(module, function_name)
+    path = harness_config.project_dir / expected.FLOW_SCRIPT
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(sys, "path", list(sys.path))
+        return load_flow_from_entrypoint(f"{path}:{function_name}", use_placeholder_flow=False)
 
 
 def test_no_parameters_means_the_guides_defaults(flow):

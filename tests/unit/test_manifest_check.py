@@ -36,7 +36,8 @@ def test_an_entrypoint_that_writes_when_imported_is_named(project_copy):
     copy = project_copy(lambda document: None)
     flow = copy / expected.FLOW_SCRIPT
     flow.write_text(
-        flow.read_text() + '\nPath(__file__).with_name("imported.txt").write_text("x")\n'
+        flow.read_text()
+        + '\nimport pathlib\n\npathlib.Path(__file__).with_name("imported.txt").write_text("x")\n'
     )
 
     checked = check_manifest(copy)
