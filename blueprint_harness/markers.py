@@ -38,6 +38,11 @@ MARKERS: tuple[Marker, ...] = (
     Marker("phase1", "Phase 1 of the guide: server, API configuration, local run Completed"),
     Marker("phase2", "Phase 2 of the guide: work pool, worker, deployment, schedule"),
     Marker("phase3", "Phase 3 of the guide: triggers, overrides, failures, retries, logs"),
+    Marker(
+        "contract",
+        "the blueprint's contract beyond the guide (README), each promise with a case that "
+        "would show its breach",
+    ),
     Marker("ui", "the guide's checks by eye, in headless Chromium (skipped without it)"),
     Marker("bad_input", "bad parameters and URLs get clear errors where first seen"),
     Marker("troubleshooting", "the guide's Troubleshooting table, reproduced then fixed"),
@@ -67,7 +72,7 @@ def rank(names: set[str]) -> int:
 
 PHASES = "phase1 or phase2 or phase3"
 # The main job: what a team runs on a blueprint change (./scripts/verify), what CI gates on.
-MAIN_JOB = f"manifest or {PHASES}"
+MAIN_JOB = f"manifest or {PHASES} or contract"
 JOBS: dict[str, str] = {"main": MAIN_JOB, "phases": PHASES}
 
 
@@ -90,13 +95,13 @@ GATE: tuple[Part, ...] = (
     Part(
         "postgresql",
         "what its database changes: the phases, the faults (its warehouse among them)",
-        f"{PHASES} or faults or postgresql",
+        f"{PHASES} or contract or faults or postgresql",
         backend="postgresql",
     ),
     Part(
         "production",
         "what its layout changes: the phases, its own faults, redeploys (its scheduler apart)",
-        f"{PHASES} or postgresql or production or redeploy",
+        f"{PHASES} or contract or postgresql or production or redeploy",
         backend="production",
     ),
     Part(

@@ -81,13 +81,17 @@ def test_local_run_task_runs_completed_and_logs_stored(local_run, prefect_runs):
     assert any(map(loaded.search, record.task_log_messages("load"))), record.describe()
 
 
-def test_local_run_loaded_exactly_its_rows_into_the_warehouse(local_run, prefect_runs, warehouse):
+def test_local_run_loaded_exactly_its_rows_into_the_warehouse(
+    local_run, prefect_runs, local_run_warehouse
+):
     record = prefect_runs.wait_settled(local_run.flow_run_id, tasks=expected.TASKS)
     params = expected.DEFAULT_PARAMETERS
     wanted = expected.expected_rows(params["source_url"], params["batch_size"])
 
     assert record.flow_run.state_name == "Completed", record.describe()
-    assert not load_problems(warehouse, params["target_table"], local_run.flow_run_id, wanted)
+    assert not load_problems(
+        local_run_warehouse, params["target_table"], local_run.flow_run_id, wanted
+    )
 
 
 def test_runs_are_stored_in_the_sessions_own_database(local_run, prefect_stack, own_server):

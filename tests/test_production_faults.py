@@ -9,6 +9,7 @@ import signal
 import pytest
 
 from blueprint_harness.guide import expectations as expected
+from blueprint_harness.guide import guide_steps
 from blueprint_harness.guide.commands import deploy
 from blueprint_harness.guide.faults import (
     fresh_requests,
@@ -90,7 +91,7 @@ def test_one_api_process_killed_the_other_keeps_serving_and_it_is_replaced(
 def test_the_services_killed_scheduling_stops_and_restarted_it_catches_up_once(
     production_stack, production_workers, production_steps
 ):
-    deployment = production_steps.deployment().result().deployment
+    deployment = guide_steps.deployment(production_steps).result().deployment
     services = production_stack.server.services
     runs = production_stack.runs
     before = runs.wait_scheduled(deployment.id, at_least=1)

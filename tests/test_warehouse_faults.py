@@ -7,6 +7,7 @@ from __future__ import annotations
 import pytest
 
 from blueprint_harness.guide import expectations as expected
+from blueprint_harness.guide import guide_steps
 from blueprint_harness.guide.commands import trigger
 from blueprint_harness.guide.data import load_problems
 
@@ -35,8 +36,8 @@ def table_exists(faults_stack, live_workers_for_module):
 
 @pytest.fixture(scope="module")
 def live_workers_for_module(faults_steps):
-    faults_steps.deployment().result()
-    return faults_steps.workers().result()
+    guide_steps.deployment(faults_steps).result()
+    return guide_steps.workers(faults_steps).result()
 
 
 def test_a_load_that_meets_a_locked_table_is_retried_and_lands_once(faults_stack, table_exists):

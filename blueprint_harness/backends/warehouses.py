@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import sqlite3
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import closing, contextmanager
 from dataclasses import dataclass
@@ -22,9 +22,22 @@ from typing import Any, Protocol
 import asyncpg
 
 Row = dict[str, Any]
-# The blueprint's contract (README): the Prefect Variable that names the flow's warehouse.
+# The blueprint's contract (README): the Prefect Variable that names the flow's warehouse,
+# else the embedded one, SQLite files in the project's `warehouse/` folder.
 WAREHOUSE_VARIABLE = "warehouse_url"
+EMBEDDED_WAREHOUSE = Path("warehouse") / "warehouse.db"
 COLUMNS = ("id", "metric", "value", "normalized", "bucket", "source")
+# A table as the blueprint's load makes it (README's contract), for tables the harness
+# prepares before a run loads into them.
+SQLITE_TABLE = (
+    "CREATE TABLE {name} (batch_id TEXT NOT NULL, id INTEGER NOT NULL, metric TEXT, "
+    "value REAL, normalized REAL, bucket TEXT, source TEXT, PRIMARY KEY (batch_id, id))"
+)
+POSTGRES_TABLE = (
+    "CREATE TABLE {name} (batch_id TEXT NOT NULL, id INTEGER NOT NULL, metric TEXT, "
+    "value DOUBLE PRECISION, normalized DOUBLE PRECISION, bucket TEXT, source TEXT, "
+    "PRIMARY KEY (batch_id, id))"
+)
 
 
 class Warehouse(Protocol):
@@ -45,6 +58,19 @@ class Warehouse(Protocol):
 
     def locked(self, target_table: str) -> contextlib.AbstractContextManager[None]:
         """Hold a writer's lock where `target_table` is written, for the block's time."""
+        ...
+
+    def tables(self) -> list[str]:
+        """Every table it holds, as `warehouse.<schema>.<table>`."""
+        ...
+
+    def refusing(self, target_table: str, refused_id: int, seed: Sequence[Row]) -> None:
+        """Make `target_table` hold `seed` (rows with their batch_id) and refuse, mid-load,
+        any row whose id is `refused_id` (a constraint a warehouse's owner can set)."""
+        ...
+
+    def delete_batch(self, target_table: str, batch_id: str) -> None:
+        """Remove a batch (what the harness wrote into a warehouse it does not own)."""
         ...
 
     def describe(self) -> str: ...
@@ -106,6 +132,37 @@ class SqliteWarehouse:
             finally:
                 db.execute("ROLLBACK")
 
+    def tables(self) -> list[str]:
+        found = []
+        for file in sorted(self.path.parent.glob(f"{self.path.stem}.*{self.path.suffix}")):
+            schema = file.name.removeprefix(f"{self.path.stem}.").removesuffix(self.path.suffix)
+            with closing(sqlite3.connect(f"file:{file}?mode=ro", uri=True, timeout=30)) as db:
+                names = db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")
+                found += [f"warehouse.{schema}.{name}" for (name,) in names]
+        return found
+
+    def refusing(self, target_table: str, refused_id: int, seed: Sequence[Row]) -> None:
+        schema, table = _split(target_table)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        with closing(sqlite3.connect(self.schema_file(schema), isolation_level=None)) as db:
+            db.execute(SQLITE_TABLE.format(name=f'"{table}"'))
+            db.execute(
+                f'CREATE TRIGGER "refuse_{refused_id}" BEFORE INSERT ON "{table}" '
+                f"WHEN NEW.id = {int(refused_id)} BEGIN "
+                f"SELECT RAISE(ABORT, 'the warehouse refuses row {int(refused_id)}'); END"
+            )
+            columns = ("batch_id", *COLUMNS)
+            db.executemany(
+                f'INSERT INTO "{table}" VALUES ({", ".join("?" * len(columns))})',
+                [tuple(row[c] for c in columns) for row in seed],
+            )
+
+    def delete_batch(self, target_table: str, batch_id: str) -> None:
+        schema, table = _split(target_table)
+        if self.schema_file(schema).exists():
+            with closing(sqlite3.connect(self.schema_file(schema), timeout=30)) as db, db:
+                db.execute(f'DELETE FROM "{table}" WHERE batch_id = ?', (batch_id,))
+
     def describe(self) -> str:
         return f"SQLite warehouse {self.path} (a file per schema beside it)"
 
@@ -162,12 +219,56 @@ class PostgresWarehouse:
             finally:
                 connection.rollback()
 
+    def tables(self) -> list[str]:
+        sql = (
+            "SELECT table_schema, table_name FROM information_schema.tables "
+            "WHERE table_schema NOT IN ('pg_catalog', 'information_schema')"
+        )
+        return sorted(f"warehouse.{r['table_schema']}.{r['table_name']}" for r in self._fetch(sql))
+
+    def refusing(self, target_table: str, refused_id: int, seed: Sequence[Row]) -> None:
+        import psycopg
+
+        schema, table = _split(target_table)
+        name = f'"{schema}"."{table}"'
+        with psycopg.connect(self.dsn, connect_timeout=10) as connection:
+            connection.execute(f'CREATE SCHEMA IF NOT EXISTS "{schema}"')
+            connection.execute(POSTGRES_TABLE.format(name=name))
+            connection.execute(
+                f'CREATE FUNCTION "{schema}".refuse_{int(refused_id)}() RETURNS trigger '
+                "LANGUAGE plpgsql AS $$ BEGIN RAISE EXCEPTION "
+                f"'the warehouse refuses row {int(refused_id)}'; END $$"
+            )
+            connection.execute(
+                f"CREATE TRIGGER refuse_{int(refused_id)} BEFORE INSERT ON {name} FOR EACH ROW "
+                f"WHEN (NEW.id = {int(refused_id)}) "
+                f'EXECUTE FUNCTION "{schema}".refuse_{int(refused_id)}()'
+            )
+            columns = ("batch_id", *COLUMNS)
+            with connection.cursor() as cursor:
+                cursor.executemany(
+                    f"INSERT INTO {name} VALUES ({', '.join(['%s'] * len(columns))})",
+                    [tuple(row[c] for c in columns) for row in seed],
+                )
+
+    def delete_batch(self, target_table: str, batch_id: str) -> None:
+        import psycopg
+
+        schema, table = _split(target_table)
+        with psycopg.connect(self.dsn, connect_timeout=10) as connection:
+            connection.execute(f'DELETE FROM "{schema}"."{table}" WHERE batch_id = %s', (batch_id,))
+
     def describe(self) -> str:
         return "PostgreSQL warehouse " + self.dsn.split("@")[-1]
 
     def release(self) -> None:
         if self.drop is not None:
             self.drop()
+
+
+def embedded_warehouse(project_dir: Path) -> SqliteWarehouse:
+    """The warehouse a run with nothing configured writes to: the project's own files."""
+    return SqliteWarehouse(project_dir / EMBEDDED_WAREHOUSE)
 
 
 def warehouse_at(url: str) -> Warehouse:

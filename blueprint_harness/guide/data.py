@@ -11,6 +11,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from blueprint_harness.backends.warehouses import Row, Warehouse
+from blueprint_harness.guide import expectations
 
 SHOWN = 5  # differing rows shown in a failure, at most
 
@@ -49,3 +50,12 @@ def load_problems(
     problems = row_problems(warehouse.rows(target_table, flow_run_id), wanted)
     where = f"flow run {flow_run_id}'s batch in {target_table} ({warehouse.describe()})"
     return [f"{where}: {problem}" for problem in problems]
+
+
+def prepare_contract_tables(warehouse: Warehouse) -> None:
+    """The tables the contract's cases need before their runs load: the one that refuses
+    a row part-way, holding an earlier batch (once per warehouse)."""
+    if expectations.PARTWAY_TABLE not in warehouse.tables():
+        warehouse.refusing(
+            expectations.PARTWAY_TABLE, expectations.PARTWAY_REFUSED_ID, expectations.partway_seed()
+        )

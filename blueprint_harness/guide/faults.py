@@ -17,7 +17,7 @@ import httpx
 import psutil
 
 from blueprint_harness.guide import commands as guide
-from blueprint_harness.guide import expectations
+from blueprint_harness.guide import expectations, guide_steps
 from blueprint_harness.guide.steps import GuideSteps
 from blueprint_harness.process import janitor
 from blueprint_harness.process.managed import ManagedProcess
@@ -141,8 +141,8 @@ def wait_ready_answers(
 
 def live_workers(steps: GuideSteps) -> WorkerFleet:
     """The stack's workers on its deployment, each started again if a test killed it."""
-    steps.deployment().result()
-    fleet = steps.workers().result()
+    guide_steps.deployment(steps).result()
+    fleet = guide_steps.workers(steps).result()
     for worker in fleet.workers:
         if not worker.process.is_running():
             worker.process.start()

@@ -239,12 +239,12 @@ class PrefectApi:
         states = self.get("task_run_states/", params={"task_run_id": task_run_id})
         return sorted((State.from_api(s) for s in states), key=lambda s: s.timestamp)
 
-    def events(self, name: str, resource_id: str) -> list[dict[str, Any]]:
-        """The stored events named `name` about `resource_id` (the last hour's)."""
-        body = {
-            "filter": {"event": {"name": [name]}, "resource": {"id": [resource_id]}},
-            "limit": EVENTS_LIMIT,
-        }
+    def events(self, resource_id: str, name: str | None = None) -> list[dict[str, Any]]:
+        """The stored events about `resource_id` (named `name`, if given; the last hour's)."""
+        wanted: dict[str, Any] = {"resource": {"id": [resource_id]}}
+        if name is not None:
+            wanted["event"] = {"name": [name]}
+        body = {"filter": wanted, "limit": EVENTS_LIMIT}
         events: list[dict[str, Any]] = self.post("events/filter", body)["events"]
         return events
 

@@ -202,6 +202,15 @@ class RunObserver:
             self.timings.record_run(label, (run.end_time - triggered_at).total_seconds())
         return run
 
+    def wait_terminal_again(self, flow_run_id: str, after: FlowRun) -> FlowRun:
+        """Wait until a run that had ended (as `after`) has run again and ended again."""
+        self._settled.pop(flow_run_id, None)  # what was recorded of it is out of date
+        return self._wait_run(
+            flow_run_id,
+            lambda run: run.is_terminal and run.run_count > after.run_count,
+            f"run again (run_count above {after.run_count}) and reach a terminal state",
+        )
+
     def wait_all_terminal(self, flow_run_ids: Iterable[str]) -> list[FlowRun]:
         """Wait until each of the flow runs has ended."""
         return [self.wait_terminal(flow_run_id) for flow_run_id in flow_run_ids]
@@ -311,7 +320,7 @@ class RunObserver:
         watches runs whose first heartbeat arrived)."""
         self.touch(flow_run_id)
         self.monitor.wait_for(
-            lambda: self.api.events(HEARTBEAT_EVENT, f"prefect.flow-run.{flow_run_id}"),
+            lambda: self.api.events(f"prefect.flow-run.{flow_run_id}", HEARTBEAT_EVENT),
             bool,
             timeout=self.timeout,
             expected=f"a {HEARTBEAT_EVENT} event of flow run {flow_run_id}",

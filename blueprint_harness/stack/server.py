@@ -14,6 +14,7 @@ import signal
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
+from pathlib import Path
 
 import psutil
 
@@ -66,6 +67,11 @@ class PrefectServer:
     @property
     def ui_url(self) -> str:
         return self.sandbox.base_url
+
+    @property
+    def services_log_path(self) -> Path:
+        """The log of the process that runs the background services (the scheduler's)."""
+        return (self.services or self.process).log_path
 
     @property
     def processes(self) -> tuple[ManagedProcess, ...]:

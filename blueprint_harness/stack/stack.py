@@ -91,17 +91,21 @@ def write_sandbox_card(sandbox: Sandbox, server: PrefectServer | None) -> None:
     (sandbox.root / "session.json").write_text(json.dumps(card, indent=2) + "\n")
 
 
-def point_at_warehouse(api: PrefectApi, warehouse: Warehouse | None) -> None:
-    """Configure the blueprint the way its users do (README): the `warehouse_url` Variable
-    names the warehouse its runs write to, here the sandbox's own."""
-    if warehouse is None:
-        return
+def set_warehouse_url(api: PrefectApi, url: str) -> None:
+    """Set the blueprint's `warehouse_url` Variable, as its users do (README)."""
     try:
-        api.post("variables/", {"name": WAREHOUSE_VARIABLE, "value": warehouse.url})
+        api.post("variables/", {"name": WAREHOUSE_VARIABLE, "value": url})
     except ApiError as error:
         if error.status_code != 409:  # a server that served this sandbox before has it
             raise
-        api.request("PATCH", f"variables/name/{WAREHOUSE_VARIABLE}", json={"value": warehouse.url})
+        api.request("PATCH", f"variables/name/{WAREHOUSE_VARIABLE}", json={"value": url})
+
+
+def point_at_warehouse(api: PrefectApi, warehouse: Warehouse | None) -> None:
+    """Configure the blueprint the way its users do: the `warehouse_url` Variable names
+    the warehouse its runs write to, here the sandbox's own."""
+    if warehouse is not None:
+        set_warehouse_url(api, warehouse.url)
 
 
 def transcript_path(sandbox: Sandbox) -> Path:
@@ -130,12 +134,17 @@ def sandbox_cli(sandbox: Sandbox) -> PrefectCli:
 
 
 def open_stack(
-    host: ProcessHost, sandbox: Sandbox, config: HarnessConfig, timings: Timings | None = None
+    host: ProcessHost,
+    sandbox: Sandbox,
+    config: HarnessConfig,
+    timings: Timings | None = None,
+    *,
+    configure_warehouse: bool = True,
 ) -> AbstractContextManager[AnyStack]:
     """The sandbox's stack: on a server of our own, or on the one someone else runs."""
     if sandbox.external_api_url:
         return external_stack(host, sandbox, config, timings)
-    return own_stack(host, sandbox, config, timings)
+    return own_stack(host, sandbox, config, timings, configure_warehouse=configure_warehouse)
 
 
 @contextmanager
@@ -144,8 +153,12 @@ def own_stack(
     sandbox: Sandbox,
     config: HarnessConfig,
     timings: Timings | None = None,
+    *,
+    configure_warehouse: bool = True,
 ) -> Iterator[OwnStack]:
-    """Start the sandbox's server and yield the stack; everything is stopped on exit."""
+    """Start the sandbox's server and yield the stack; everything is stopped on exit.
+    Its runs write to the sandbox's warehouse unless `configure_warehouse` is false (the
+    main stack's steps configure it once the runs that need nothing configured ended)."""
     monitor = SessionMonitor(host.log_tail, transcript_path(sandbox))
     timings = timings or Timings()
     try:
@@ -161,7 +174,8 @@ def own_stack(
             )
             try:
                 install_zombie_detection(api)
-                point_at_warehouse(api, sandbox.warehouse)
+                if configure_warehouse:
+                    point_at_warehouse(api, sandbox.warehouse)
                 runs = RunObserver(api, monitor, config.run_timeout, timings)
                 cli = sandbox_cli(sandbox)
                 yield Stack(sandbox, host, server, api, cli, monitor, runs, timings, NoLedger())

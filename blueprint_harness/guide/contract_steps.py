@@ -1,0 +1,120 @@
+"""The blueprint's contract beyond the guide's steps (README), each case a run that would
+show its breach: a configured warehouse that refuses, the flow nested in another flow, a
+run run again. Each a function of the stack's `GuideSteps`, declared with `@step`."""
+
+from __future__ import annotations
+
+import json
+import secrets
+from concurrent.futures import wait
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from blueprint_harness.guide import commands as guide
+from blueprint_harness.guide import expectations, guide_steps
+from blueprint_harness.guide.steps import GuideSteps, step
+from blueprint_harness.process.ports import LOOPBACK, free_port
+from blueprint_harness.stack.cli import CliResult
+from blueprint_harness.stack.models import FlowRun
+from blueprint_harness.stack.stack import runs_own_server, set_warehouse_url
+
+
+class NotOurServer(RuntimeError):
+    """A case that reconfigures the server's warehouse runs only on a server of ours."""
+
+
+@dataclass(frozen=True)
+class RefusedRun:
+    """The local run while the configured warehouse refuses: what it was told, what it did."""
+
+    run: guide.LocalRun
+    url: str  # the `warehouse_url` Variable's value, password included
+    password: str
+
+    @property
+    def shown_url(self) -> str:
+        """The URL as it may be shown: its password replaced by ***."""
+        return self.url.replace(f":{self.password}@", ":***@")
+
+
+@step("refused_warehouse_run")
+def refused_warehouse_run(steps: GuideSteps) -> RefusedRun:
+    """`python flows/data_pipeline.py` while the `warehouse_url` Variable names a
+    PostgreSQL warehouse, with a password, where nothing listens: after the local run with
+    nothing configured, before the warehouse is configured for the other runs."""
+    if not runs_own_server(steps.stack):
+        raise NotOurServer("the warehouse of a server someone else runs is its owner's")
+    local = steps.started("local_run")
+    if local is not None:
+        wait([local])
+    password = f"s3cret-{secrets.token_hex(8)}"
+    user = expectations.REFUSING_WAREHOUSE_USER
+    url = f"postgresql://{user}:{password}@{LOOPBACK}:{free_port()}/warehouse"
+    set_warehouse_url(steps.stack.api, url)  # warehouse_configured resets it afterwards
+    run = guide.run_flow_locally(
+        steps.stack.cli, on_created=steps.stack.ledger.made_flow_run, expect=None
+    )
+    steps.stack.runs.track(run.flow_run_id, "refused-warehouse", run.started_at, run.cli.command)
+    return RefusedRun(run, url, password)
+
+
+@dataclass(frozen=True)
+class NestedRuns:
+    """The blueprint's flow called twice from a parent flow (nested_runs.py)."""
+
+    cli: CliResult
+    parent_id: str
+    nested: list[dict[str, Any]]  # each: id, parameters, state
+
+
+@step("nested_runs", waits_on_runs=True)
+def nested_runs(steps: GuideSteps) -> NestedRuns:
+    """The blueprint's flow as a subflow of a team's own flow, twice into one table, run
+    locally once the warehouse is configured."""
+    guide_steps.warehouse_configured(steps).result()
+    calls = [dict(call) for call in expectations.NESTED_CALLS]
+    cli = steps.stack.cli
+    started = datetime.now(UTC)
+    result = cli.python(
+        "-m",
+        "blueprint_harness.guide.nested_runs",
+        str(steps.sandbox.project_dir),
+        json.dumps(calls),
+        expect=None,
+    )
+    cli.check(result, expect=0)
+    said = json.loads(result.stdout.strip().splitlines()[-1])
+    for nested in [{"id": said["parent"]}, *said["nested"]]:
+        steps.stack.ledger.made_flow_run(nested["id"])
+    for i, nested in enumerate(said["nested"]):
+        steps.stack.runs.track(nested["id"], f"nested-{i + 1}", started, result.command)
+    return NestedRuns(result, said["parent"], said["nested"])
+
+
+@dataclass(frozen=True)
+class Rerun:
+    """A completed run of the deployment, run again with `prefect flow-run retry`."""
+
+    triggered: guide.TriggeredRun
+    first: FlowRun  # as it was after its first execution
+    retry: CliResult  # `prefect flow-run retry <id>`
+    again: FlowRun  # once its second execution ended
+
+
+@step("rerun", waits_on_runs=True)
+def rerun(steps: GuideSteps) -> Rerun:
+    """The contract's re-run: a run triggered with the guide's command; once Completed,
+    `prefect flow-run retry <id>` (the CLI's way to run a finished run again), and its
+    second execution to its end."""
+    guide_steps.deployment(steps).result()
+    guide_steps.workers(steps).result()
+    stack = steps.stack
+    triggered = guide.trigger(
+        stack.cli, expectations.RERUN_TRIGGER, steps.names, stack.ledger.made_flow_run
+    )
+    stack.runs.track(triggered.flow_run_id, "rerun", triggered.triggered_at, triggered.cli.command)
+    first = stack.runs.wait_terminal(triggered.flow_run_id)
+    retry = stack.cli.prefect("flow-run", "retry", triggered.flow_run_id)
+    again = stack.runs.wait_terminal_again(triggered.flow_run_id, after=first)
+    return Rerun(triggered, first, retry, again)
