@@ -68,11 +68,24 @@ class NestedRuns:
     nested: list[dict[str, Any]]  # each: id, parameters, state
 
 
+def _after_the_guides_runs(steps: GuideSteps) -> None:
+    """Wait until the triggered runs that complete have ended (if the session triggers
+    them): SQLite has one writer, and a dozen runs writing at once keep it busy past the
+    clients' patience (a worker crashed a run whose labels it could not set for 2 min)."""
+    triggered = steps.started("triggered_runs")
+    if triggered is None:
+        return
+    runs = triggered.result().values()
+    ids = [run.flow_run_id for run in runs if run.trigger.final_state == "Completed"]
+    steps.stack.runs.wait_all_terminal(ids)
+
+
 @step("nested_runs", waits_on_runs=True)
 def nested_runs(steps: GuideSteps) -> NestedRuns:
     """The blueprint's flow as a subflow of a team's own flow, twice into one table, run
-    locally once the warehouse is configured."""
+    locally once the warehouse is configured and the guide's completing runs ended."""
     guide_steps.warehouse_configured(steps).result()
+    _after_the_guides_runs(steps)
     calls = [dict(call) for call in expectations.NESTED_CALLS]
     cli = steps.stack.cli
     started = datetime.now(UTC)
@@ -109,6 +122,7 @@ def rerun(steps: GuideSteps) -> Rerun:
     second execution to its end."""
     guide_steps.deployment(steps).result()
     guide_steps.workers(steps).result()
+    _after_the_guides_runs(steps)
     stack = steps.stack
     triggered = guide.trigger(
         stack.cli, expectations.RERUN_TRIGGER, steps.names, stack.ledger.made_flow_run
