@@ -53,6 +53,60 @@ LOAD_CALL = "    written = replace_batch(url, target_table, str(flow_run.id), re
 
 CONTROL = Case("control (unmodified)", ())
 
+# The manifest as a team writes it with Prefect's documented idioms: shared definitions
+# and YAML anchors, defaults spelled out, job variables of the team's own (its job's
+# environment too, PYTHONPATH included), the schedule and values spelled otherwise.
+DEPLOYMENTS_AS_WRITTEN = """\
+deployments:
+  - name: production-etl
+    description: Daily extract -> transform -> load of source metrics into the warehouse.
+    entrypoint: flows/data_pipeline.py:enterprise_data_pipeline
+    parameters:
+      batch_size: 500
+      source_url: https://api.metric-source.com/v2/metrics
+      target_table: warehouse.analytics.daily_metrics
+    work_pool:
+      name: local-process-pool
+      work_queue_name: null
+      job_variables: {}
+    schedules:
+      - cron: "0 9 * * *"
+        timezone: America/Chicago
+        active: true
+"""
+MANIFEST_REWRITTEN = """\
+definitions:
+  schedules:
+    nine_in_chicago: &nine_in_chicago
+      cron: "00 09 ? * *"
+      timezone: "America/Chicago"
+      active: yes
+  work_pools:
+    local_processes: &local_processes
+      name: local-process-pool
+      work_queue_name: null
+      job_variables:
+        env:
+          TEAM: data-platform
+          PYTHONPATH: flows
+
+deployments:
+  - name: production-etl
+    version: null
+    tags: []
+    description: Daily extract -> transform -> load of source metrics into the warehouse.
+    entrypoint: ./flows/data_pipeline.py:run_pipeline
+    parameters:
+      batch_size: 500.0
+      source_url: https://api.metric-source.com/v2/metrics
+      target_table: warehouse.analytics.daily_metrics
+    work_pool: *local_processes
+    schedules:
+      - *nine_in_chicago
+    concurrency_limit: null
+    enforce_parameter_schema: true
+"""
+
 SPELLINGS = Case(
     "spellings (every promise kept, written otherwise)",
     (
@@ -69,7 +123,12 @@ SPELLINGS = Case(
             "    url = warehouse_url()\n",
         ),
         flow('"Extracting batch_size=%d records from %s"', '"Fetching %s rows from %s"'),
-        # A decorator applied by hand; a task named otherwise.
+        flow(
+            'it must be an http(s) URL with a host"',
+            'it must be an http(s) URL with a host (scheme {parsed.scheme!r})"',
+        ),
+        # A decorator applied by hand; a task named otherwise; Python names changed while
+        # every Prefect-visible name is kept; runs named by templates of the team's own.
         io_task("extract", ""),
         flow(
             "@task\ndef transform(",
@@ -77,12 +136,24 @@ SPELLINGS = Case(
             "@task\ndef transform(",
         ),
         flow("@task\ndef transform(", '@task(name="Normalise records")\ndef transform('),
-        # The manifest written otherwise.
-        manifest('cron: "0 9 * * *"', 'cron: "00 09 ? * *"'),
-        manifest("entrypoint: flows/", "entrypoint: ./flows/"),
-        manifest("timezone: America/Chicago", 'timezone: "America/Chicago"'),
-        manifest("active: true", "active: yes"),
-        manifest("batch_size: 500", "batch_size: 500.0"),
+        flow(
+            f"{IO_DECORATOR}\ndef load(",
+            '@task(\n    name="load",\n    task_run_name="load-{target_table}",\n'
+            "    retries=IO_RETRIES,\n    retry_delay_seconds=IO_RETRY_DELAY_SECONDS,\n)\n"
+            "def write_batch(",
+        ),
+        flow(
+            "loaded = load(transform(records), target_table)",
+            "loaded = write_batch(transform(records), target_table)",
+        ),
+        flow("def enterprise_data_pipeline(", "def run_pipeline("),
+        flow("    enterprise_data_pipeline()\n", "    run_pipeline()\n"),
+        flow(
+            '    name="Enterprise Data Pipeline",\n',
+            '    name="Enterprise Data Pipeline",\n    flow_run_name="etl-{target_table}",\n',
+        ),
+        # The manifest written otherwise, whole.
+        Edit(MANIFEST, DEPLOYMENTS_AS_WRITTEN, MANIFEST_REWRITTEN),
     ),
 )
 

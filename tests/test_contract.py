@@ -104,9 +104,6 @@ def test_a_load_refused_part_way_leaves_nothing_and_the_tables_other_batch_untou
     run = triggered_runs["failing-partway"]
     record = prefect_runs.wait_settled(run.flow_run_id, tasks=run.trigger.tasks)
     seed = expected.partway_seed()
-    loaded = expected.records_loaded_pattern(
-        run.trigger.parameters["batch_size"], expected.PARTWAY_TABLE
-    )
 
     assert record.flow_run.state_name == "Failed", record.describe()
     assert record.task(expected.SINK_TASK).task_run.run_count == expected.TASK_RETRIES + 1
@@ -115,7 +112,6 @@ def test_a_load_refused_part_way_leaves_nothing_and_the_tables_other_batch_untou
         warehouse.rows(expected.PARTWAY_TABLE, expected.PARTWAY_SEED_BATCH),
         [{k: v for k, v in row.items() if k != "batch_id"} for row in seed],
     )
-    assert not any(map(loaded.search, record.task_log_messages("load"))), record.describe()
 
 
 def test_an_unreachable_source_fails_in_extract_naming_it(triggered_runs, prefect_runs):

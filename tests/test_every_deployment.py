@@ -13,7 +13,7 @@ import pytest
 from blueprint_harness.guide import expectations as expected
 from blueprint_harness.guide.data import load_problems
 from blueprint_harness.manifest import variants
-from blueprint_harness.manifest.declared import same_entrypoint
+from blueprint_harness.manifest.declared import same_flow_file
 from blueprint_harness.manifest.problems import ManifestProblems
 from blueprint_harness.stack.checkouts import Checkout
 from blueprint_harness.stack.cli import CommandFailed
@@ -32,7 +32,7 @@ def test_deploy_all_registers_each_declared_deployment(every_deployment, name):
     found = every_deployment.deployment(name)
     parameters, _ = DECLARED[name]
 
-    assert same_entrypoint(found.entrypoint, expected.ENTRYPOINT), found.entrypoint
+    assert same_flow_file(found.entrypoint, expected.FLOW_SCRIPT), found.entrypoint
     assert found.work_pool_name == expected.WORK_POOL_NAME
     assert found.parameters == parameters
 

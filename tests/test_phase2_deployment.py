@@ -11,7 +11,7 @@ from blueprint_harness.guide import expectations as expected
 from blueprint_harness.guide.commands import list_deployments, list_work_pools
 from blueprint_harness.guide.data import load_problems
 from blueprint_harness.guide.schedules import daily_occurrences, local_times, same_cron
-from blueprint_harness.manifest.declared import declared_deployments, same_entrypoint
+from blueprint_harness.manifest.declared import declared_deployments, same_flow_file
 from blueprint_harness.stack.cli_output import table_rows
 from blueprint_harness.stack.executions import execution, source_problems
 
@@ -59,7 +59,7 @@ def test_deployment_runs_the_flow_on_the_pool_with_the_default_parameters(deploy
         for name, spec in registered.parameter_schema.get("properties", {}).items()
     }
 
-    assert same_entrypoint(registered.entrypoint, expected.ENTRYPOINT), registered.entrypoint
+    assert same_flow_file(registered.entrypoint, expected.FLOW_SCRIPT), registered.entrypoint
     assert registered.work_pool_name == guide_names.pool
     assert registered.parameters == dict(expected.DEFAULT_PARAMETERS)
     assert flow_defaults == dict(expected.DEFAULT_PARAMETERS), "the flow's own defaults"

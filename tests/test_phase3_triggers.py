@@ -8,6 +8,7 @@ import re
 import pytest
 
 from blueprint_harness.guide import expectations as expected
+from blueprint_harness.guide.commands import created_run_id
 from blueprint_harness.guide.data import load_problems
 from blueprint_harness.guide.steps import deferred
 from blueprint_harness.stack.cli_output import table_rows
@@ -54,7 +55,7 @@ def failed(request, triggered_runs, prefect_runs):
 def test_trigger_creates_a_run_of_the_deployment(settled, deployment):
     run, record = settled
 
-    assert f"Created flow run '{record.flow_run.name}'" in run.cli.stdout
+    assert created_run_id(run.cli) == record.flow_run.id, run.cli.stdout
     assert record.flow_run.deployment_id == deployment.deployment.id
 
 
@@ -154,7 +155,8 @@ def test_a_failed_run_wrote_nothing_and_claims_no_write(failed, warehouse):
     load_lines = record.task_log_messages("load")
 
     assert warehouse.rows(params["target_table"], record.flow_run.id) == []
-    assert not any(map(loaded.search, load_lines)), record.describe()  # claims no write
+    if trigger.refused_before_writing:  # (a load that tried may say what it was writing)
+        assert not any(map(loaded.search, load_lines)), record.describe()  # claims no write
 
 
 def test_a_failing_task_fails_the_flow_and_later_tasks_never_run(failed):
@@ -163,7 +165,10 @@ def test_a_failing_task_fails_the_flow_and_later_tasks_never_run(failed):
     logging_tasks = {entry.task_run_id for entry in record.logs if entry.task_run_id}
 
     assert record.flow_run.state_name == "Failed", record.describe()
-    assert sorted(t.task_run.task_name for t in record.task_runs) == sorted(trigger.tasks)
+    assert sorted(name for name in trigger.tasks if record.tasks_named(name)) == sorted(
+        trigger.tasks
+    )
+    assert len(record.task_runs) == len(trigger.tasks), record.describe()
     assert record.task(trigger.failing_task).task_run.state_name == "Failed"
     assert logging_tasks <= task_ids, "a task after the failing one wrote logs"
 
@@ -254,9 +259,12 @@ def test_flow_run_ls_lists_every_triggered_run_with_its_state(
     triggered_runs, prefect_runs, flow_runs_listed
 ):
     finals = {
-        prefect_runs.wait_terminal(run.flow_run_id).name: run.trigger.final_state.upper()
+        run.flow_run_id: (
+            prefect_runs.wait_terminal(run.flow_run_id).name,
+            run.trigger.final_state.upper(),
+        )
         for run in triggered_runs.values()
     }
-    listed = {row["Name"]: row["State"] for row in table_rows(flow_runs_listed.stdout)}
+    listed = {row["ID"]: (row["Name"], row["State"]) for row in table_rows(flow_runs_listed.stdout)}
 
-    assert {name: listed.get(name) for name in finals} == finals
+    assert {run_id: listed.get(run_id) for run_id in finals} == finals

@@ -22,10 +22,12 @@ def main(project: Path, calls: list[dict[str, Any]]) -> int:
     from prefect.flows import load_flow_from_entrypoint
     from prefect.runtime import flow_run
 
-    from blueprint_harness.guide.expectations import ENTRYPOINT
+    from blueprint_harness.guide.expectations import DEPLOYMENT_NAME
+    from blueprint_harness.manifest.declared import guide_entrypoint
 
+    entrypoint = guide_entrypoint(project, DEPLOYMENT_NAME)
     blueprint: Any = load_flow_from_entrypoint(
-        str(project / ENTRYPOINT), use_placeholder_flow=False
+        str(project / entrypoint), use_placeholder_flow=False
     )
 
     @flow(name=PARENT_FLOW)

@@ -32,6 +32,22 @@ def same_entrypoint(found: str | None, wanted: str) -> bool:
     )
 
 
+def same_flow_file(found: str | None, wanted: str) -> bool:
+    """Whether an entrypoint (`path:function`) is in the file `wanted` (`path` or
+    `path:function`), however the path is written: the function's Python name is the
+    blueprint's own business, the flow it holds is judged by its Prefect name."""
+    if not found or ":" not in found:
+        return False
+    return posixpath.normpath(found.rpartition(":")[0]) == posixpath.normpath(
+        wanted.rpartition(":")[0] or wanted
+    )
+
+
+def guide_entrypoint(project_dir: Path, deployment: str) -> str:
+    """The entrypoint the manifest declares for `deployment` (where the flow is)."""
+    return str(entry(read_manifest(project_dir / MANIFEST), deployment)["entrypoint"])
+
+
 def read_manifest(path: Path) -> Document:
     """The manifest at `path` as a document (a YAML error propagates)."""
     document = yaml.safe_load(path.read_text()) or {}

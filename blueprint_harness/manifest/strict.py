@@ -21,6 +21,9 @@ from pydantic import BaseModel, ValidationError
 from blueprint_harness.manifest.problems import Problem
 
 DEFAULT_POOL_TYPE = "process"
+# Prefect's documentation keeps YAML anchors for shared configuration in a top-level
+# `definitions:` section that its models then ignore by design: not a mistake.
+ANCHORS_SECTIONS = frozenset({"definitions"})
 WORKING_DIRECTORY_STEP = "prefect.deployments.steps.set_working_directory"
 # Prefect 3.9 keeps a deployment's schedules when a redeploy's `schedules:` is empty (a
 # deprecated behaviour, with a FutureWarning) unless this setting is true.
@@ -98,6 +101,7 @@ def manifest_problems(
     problems = [
         Problem(file, None, field, message)
         for field, message in _unknown(document, _prefect().manifest, "")
+        if field not in ANCHORS_SECTIONS
     ]
     for field in ("build", "push", "pull"):
         problems += [

@@ -55,7 +55,7 @@ def run_facts(story: RunStory) -> dict[str, str]:
     for task in story.record.task_runs:
         delays = retry_delays(task.states)
         if delays:
-            facts[f"{task.task_run.task_name} retry delays"] = ", ".join(
+            facts[f"{task.task_run.name.rsplit('-', 1)[0]} retry delays"] = ", ".join(
                 f"{d.actual_seconds:.2f} s" for d in delays
             )
     facts["in the UI"] = story.ui_url

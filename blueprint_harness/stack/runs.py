@@ -47,7 +47,7 @@ class RunRecord:
         return [s.name for s in self.states]
 
     def tasks_named(self, task_name: str) -> list[TaskRunRecord]:
-        return [t for t in self.task_runs if t.task_run.task_name == task_name]
+        return [t for t in self.task_runs if task_name in t.task_run.task_names]
 
     def task(self, task_name: str) -> TaskRunRecord:
         """The single run of `task_name` (fails clearly if there is not exactly one)."""
@@ -71,7 +71,7 @@ class RunRecord:
         """Whether this is a settled run's final account: the flow run terminal, `tasks`
         recorded in the terminal state they report, and the flow's final log line stored
         (after which the run writes nothing more to read)."""
-        recorded = {t.task_run.task_name: t for t in self.task_runs}
+        recorded = {name: t for t in self.task_runs for name in t.task_run.task_names}
         tasks_done = all(
             name in recorded
             and recorded[name].task_run.is_terminal
@@ -295,7 +295,7 @@ class RunObserver:
 
         def entered() -> tuple[State | None, bool]:
             for task in self.api.task_runs(flow_run_id):
-                if task.task_name == task_name:
+                if task_name in task.task_names:
                     states = self.api.task_run_states(task.id)
                     found = next((s for s in states if s.name == state_name), None)
                     return found, task.is_terminal and self.api.flow_run(flow_run_id).is_terminal

@@ -7,6 +7,7 @@ import sys
 import pytest
 
 from blueprint_harness.guide import expectations as expected
+from blueprint_harness.manifest.declared import guide_entrypoint
 
 pytestmark = pytest.mark.unit
 
@@ -18,11 +19,11 @@ def flow(harness_config):
     modules beside it); sys.path is given back afterwards."""
     from prefect.flows import load_flow_from_entrypoint
 
-    function_name = expected.ENTRYPOINT.rpartition(":")[2]
-    path = harness_config.project_dir / expected.FLOW_SCRIPT
+    project = harness_config.project_dir
+    entrypoint = guide_entrypoint(project, expected.DEPLOYMENT_NAME)
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(sys, "path", list(sys.path))
-        return load_flow_from_entrypoint(f"{path}:{function_name}", use_placeholder_flow=False)
+        return load_flow_from_entrypoint(str(project / entrypoint), use_placeholder_flow=False)
 
 
 def test_no_parameters_means_the_guides_defaults(flow):
