@@ -105,6 +105,9 @@ DATA = f"{PHASE3}::test_a_completed_run_loaded_exactly_its_rows_transformed"
 AGREE = f"{PHASE3}::test_the_persisted_result_the_final_log_line_and_the_table_agree"
 ONCE = f"{PHASE3}::test_a_completed_run_ran_each_task_exactly_once"
 DURATION = f"{PHASE3}::test_a_completed_run_takes_the_time_the_guide_gives"
+# The UI's timeline: the failing task's bar as long as its retries' waits (its log lines
+# announce retries whatever their delay, so only the timeline sees them shortened).
+TIMELINE = f"{UI}::test_the_failing_run_page_shows_failed_each_retry_and_the_timeline"
 NOTHING_WRITTEN = f"{PHASE3}::test_a_failed_run_wrote_nothing_and_claims_no_write"
 FLOW_REFUSES = f"{UNIT_FLOW}::test_bad_values_are_rejected_naming_the_parameter"
 
@@ -154,7 +157,7 @@ DEVIATIONS = (
     Case(
         "delay-shorter",
         (flow("IO_RETRY_DELAY_SECONDS = 2", "IO_RETRY_DELAY_SECONDS = 1"),),
-        (RETRY_DELAY, POLICIES),
+        (RETRY_DELAY, POLICIES, TIMELINE),
     ),
     Case("no-retry-on-extract", (io_task("extract", "@task"),), (RETRY_COUNT, POLICIES)),
     Case(
