@@ -43,13 +43,32 @@ def test_the_deployment_page_shows_its_schedule_and_next_run_at_9_chicago(
 
 
 @pytest.mark.phase3
-def test_the_failing_run_page_shows_failed_and_each_retry(ui, triggered_runs, prefect_runs):
+def test_the_failing_run_page_shows_failed_each_retry_and_the_timeline(
+    ui, triggered_runs, prefect_runs
+):
+    """The guide's 3.5/3.6 by eye: the run as Failed, each retry in its logs, and the
+    timeline, which draws a task run as one bar from its first attempt's start to its last
+    attempt's end: the retries show as its length, their 3 waits of 2 s at least."""
     failing = triggered_runs["failing-url"]
     record = prefect_runs.wait_settled(failing.flow_run_id, tasks=failing.trigger.tasks)
+    task = record.task(failing.trigger.failing_task).task_run
+    policy = expected.TASK_POLICIES[failing.trigger.failing_task]
+    waits = policy.retries * (policy.delay_seconds - expected.DELAY_EARLY_TOLERANCE_SECONDS)
 
     ui.open(f"/v2/runs/flow-run/{failing.flow_run_id}", "failing-run")
     ui.check(ui.page.get_by_text(expected.UI_FAILED, exact=True), "the run as Failed")
     for attempt in range(1, expected.TASK_RETRIES + 1):
         announcement = expected.retry_announcement_pattern(attempt)
         ui.check(ui.page.get_by_text(announcement), f"the log line of retry {attempt}/3")
+    drawn = ui.drawn_node(
+        ui.run_graph(failing.flow_run_id),
+        task.id,
+        colours=expected.UI_GRAPH_STATE_COLOURS,
+        edge_px=expected.UI_GRAPH_EDGE_PIXELS,
+        state_word=expected.UI_FAILED,
+    )
     assert record.flow_run.state_name == "Failed"
+    assert drawn.node.state_type == "FAILED", drawn
+    assert drawn.seconds >= waits - drawn.tolerance_seconds, (
+        f"{drawn}: shorter than its {policy.retries} retries' waits ({waits:.2f} s)"
+    )
