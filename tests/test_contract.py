@@ -52,27 +52,22 @@ def test_the_local_run_with_nothing_configured_loads_into_the_embedded_warehouse
     )
 
 
-@pytest.fixture(scope="module")
-def refused(own_servers, refused_warehouse_run, prefect_runs):
-    """(what was told and done, the API's record of it) once the refused run ended."""
-    record = prefect_runs.wait_settled(refused_warehouse_run.run.flow_run_id, tasks=expected.TASKS)
-    return refused_warehouse_run, record
-
-
-def test_a_configured_warehouse_that_refuses_fails_the_load_naming_it(refused):
-    told, record = refused
-    load = record.task(expected.SINK_TASK)
+def test_a_configured_warehouse_that_refuses_fails_the_load_naming_it(
+    own_servers, refused_warehouse_run
+):
+    told = refused_warehouse_run
+    load = told.record.task(expected.SINK_TASK)
 
     assert told.run.cli.returncode != 0
-    assert record.flow_run.state_name == "Failed", record.describe()
-    assert load.task_run.run_count == expected.TASK_RETRIES + 1, record.describe()
-    assert told.shown_url in (load.states[-1].message or ""), record.describe()
+    assert told.record.flow_run.state_name == "Failed", told.record.describe()
+    assert load.task_run.run_count == expected.TASK_RETRIES + 1, told.record.describe()
+    assert told.shown_url in (load.states[-1].message or ""), told.record.describe()
     assert told.shown_url in told.run.cli.output
 
 
-def test_the_refusing_warehouses_password_is_nowhere_to_be_read(refused, prefect_api):
-    told, record = refused
-    run_id = record.flow_run.id
+def test_the_refusing_warehouses_password_is_nowhere_to_be_read(own_servers, refused_warehouse_run):
+    told = refused_warehouse_run
+    record = told.record
     read = {
         "the terminal": told.run.cli.output,
         "the stored logs": "\n".join(entry.message for entry in record.logs),
@@ -80,19 +75,22 @@ def test_the_refusing_warehouses_password_is_nowhere_to_be_read(refused, prefect
         "the task runs' states": "\n".join(
             state.message or "" for task in record.task_runs for state in task.states
         ),
-        "the run's events": str(prefect_api.events(f"prefect.flow-run.{run_id}")),
-        "the UI's run record": str(prefect_api.get(f"flow_runs/{run_id}")),
+        "the run's events": str(told.events),
+        "the run's API record (the UI's source)": str(told.api_record),
     }
 
+    assert told.events, "the server stored no event of the run to look into"
     assert told.password not in told.shown_url
     assert [place for place, text in read.items() if told.password in text] == []
 
 
-def test_a_configured_warehouse_that_refuses_never_falls_back(refused, embedded_warehouse):
-    _, record = refused
+def test_a_configured_warehouse_that_refuses_never_falls_back(
+    own_servers, refused_warehouse_run, embedded_warehouse
+):
+    run_id = refused_warehouse_run.record.flow_run.id
 
     held = {
-        table: embedded_warehouse.batches(table).get(record.flow_run.id)
+        table: embedded_warehouse.batches(table).get(run_id)
         for table in embedded_warehouse.tables()
     }
     assert {table: n for table, n in held.items() if n} == {}

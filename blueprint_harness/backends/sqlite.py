@@ -96,6 +96,12 @@ def migrated_sqlite_template(
     return template
 
 
+def cached_template() -> Path | None:
+    """This Prefect version's migrated template, if a session built it already."""
+    found = cache_dir("db-templates") / f"prefect-{importlib.metadata.version('prefect')}.db"
+    return found if found.exists() else None
+
+
 def database_file(root: Path) -> Path:
     """Where a stack in `root` keeps its SQLite database (in its PREFECT_HOME)."""
     return root / "prefect-home" / "prefect.db"

@@ -1,12 +1,12 @@
 """The blueprint's contract beyond the guide's steps (README), each case a run that would
-show its breach: a configured warehouse that refuses, the flow nested in another flow, a
-run run again. Each a function of the stack's `GuideSteps`, declared with `@step`."""
+show its breach: a configured warehouse that refuses (on a server of its own beside the
+main one), the flow nested in another flow, a run run again. Each a function of the stack's
+`GuideSteps`, declared with `@step`."""
 
 from __future__ import annotations
 
 import json
 import secrets
-from concurrent.futures import wait
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -17,6 +17,8 @@ from blueprint_harness.guide.steps import GuideSteps, step
 from blueprint_harness.process.ports import LOOPBACK, free_port
 from blueprint_harness.stack.cli import CliResult
 from blueprint_harness.stack.models import FlowRun
+from blueprint_harness.stack.runs import RunRecord
+from blueprint_harness.stack.sandboxes import side_stack
 from blueprint_harness.stack.stack import runs_own_server, set_warehouse_url
 
 
@@ -26,11 +28,15 @@ class NotOurServer(RuntimeError):
 
 @dataclass(frozen=True)
 class RefusedRun:
-    """The local run while the configured warehouse refuses: what it was told, what it did."""
+    """The local run while the configured warehouse refuses: what it was told, what it did,
+    and what its server kept of it (read before that server stopped)."""
 
     run: guide.LocalRun
     url: str  # the `warehouse_url` Variable's value, password included
     password: str
+    record: RunRecord
+    events: list[dict[str, Any]]  # the run's events, as the server stored them
+    api_record: dict[str, Any]  # the run as `GET /flow_runs/{id}` gives it (the UI's source)
 
     @property
     def shown_url(self) -> str:
@@ -41,22 +47,21 @@ class RefusedRun:
 @step("refused_warehouse_run")
 def refused_warehouse_run(steps: GuideSteps) -> RefusedRun:
     """`python flows/data_pipeline.py` while the `warehouse_url` Variable names a
-    PostgreSQL warehouse, with a password, where nothing listens: after the local run with
-    nothing configured, before the warehouse is configured for the other runs."""
+    PostgreSQL warehouse, with a password, where nothing listens: on a server of its own
+    beside the main one (the Variable is a server's, and the main server's runs go on)."""
     if not runs_own_server(steps.stack):
         raise NotOurServer("the warehouse of a server someone else runs is its owner's")
-    local = steps.started("local_run")
-    if local is not None:
-        wait([local])
     password = f"s3cret-{secrets.token_hex(8)}"
     user = expectations.REFUSING_WAREHOUSE_USER
     url = f"postgresql://{user}:{password}@{LOOPBACK}:{free_port()}/warehouse"
-    set_warehouse_url(steps.stack.api, url)  # warehouse_configured resets it afterwards
-    run = guide.run_flow_locally(
-        steps.stack.cli, on_created=steps.stack.ledger.made_flow_run, expect=None
-    )
-    steps.stack.runs.track(run.flow_run_id, "refused-warehouse", run.started_at, run.cli.command)
-    return RefusedRun(run, url, password)
+    with side_stack(steps.stack, "refusing-warehouse") as stack:
+        set_warehouse_url(stack.api, url)
+        run = guide.run_flow_locally(stack.cli, expect=None)
+        record = stack.runs.wait_settled(run.flow_run_id, tasks=expectations.TASKS)
+        run_id = run.flow_run_id
+        events = stack.api.events(f"prefect.flow-run.{run_id}")
+        api_record: dict[str, Any] = stack.api.get(f"flow_runs/{run_id}")
+    return RefusedRun(run, url, password, record, events, api_record)
 
 
 @dataclass(frozen=True)
@@ -120,9 +125,7 @@ def rerun(steps: GuideSteps) -> Rerun:
     """The contract's re-run: a run triggered with the guide's command; once Completed,
     `prefect flow-run retry <id>` (the CLI's way to run a finished run again), and its
     second execution to its end."""
-    guide_steps.deployment(steps).result()
-    guide_steps.workers(steps).result()
-    _after_the_guides_runs(steps)
+    guide_steps.failing_runs_begun(steps).result()
     stack = steps.stack
     triggered = guide.trigger(
         stack.cli, expectations.RERUN_TRIGGER, steps.names, stack.ledger.made_flow_run

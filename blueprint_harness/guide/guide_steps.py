@@ -34,9 +34,9 @@ T = TypeVar("T")
 # losers get HTTP 503 and the CLI backs off 2 s, 4 s, 8 s. Starting them a second apart
 # (each spends ~1.5 s importing before it calls the API) keeps their writes apart.
 TRIGGER_SPACING_SECONDS = 1.0
-# The runs that need nothing configured (or configure the warehouse their own way): the
-# warehouse is configured for the others once these have ended.
-UNCONFIGURED_RUNS = ("local_run", "refused_warehouse_run")
+# The runs that need nothing configured: the warehouse is configured for the others once
+# these have ended.
+UNCONFIGURED_RUNS = ("local_run",)
 
 
 def _after(delay: float, call: Callable[[], T]) -> Callable[[], T]:
@@ -100,8 +100,7 @@ def workers(steps: GuideSteps) -> WorkerFleet:
 def warehouse_configured(steps: GuideSteps) -> None:
     """The blueprint configured as its users configure it (README): the `warehouse_url`
     Variable names the sandbox's warehouse, once the runs that need nothing configured
-    (the local run: the embedded default, as a new user gets it) or a warehouse of their
-    own (the contract's refusing one) have ended."""
+    (the local run: the embedded default, as a new user gets it) have ended."""
     if not runs_own_server(steps.stack):
         return  # someone else's server: its warehouse is its owner's to configure
     for name in UNCONFIGURED_RUNS:

@@ -5,17 +5,20 @@ from __future__ import annotations
 
 import secrets
 from collections.abc import Callable, Mapping
+from contextlib import AbstractContextManager
 from functools import partial
 from pathlib import Path
 from typing import cast
 
 from blueprint_harness.backends import BACKENDS, BackendServers, Database
 from blueprint_harness.backends.base import ProvisionContext, WarehouseHost
+from blueprint_harness.backends.sqlite import SqliteDatabase, cached_template, database_file
 from blueprint_harness.backends.warehouses import warehouse_at
 from blueprint_harness.config import HarnessConfig
 from blueprint_harness.process.managed import ProcessHost
 from blueprint_harness.stack.external import ServerSideDatabase
 from blueprint_harness.stack.sandbox import Sandbox, scrubbed_environ, venv_bin
+from blueprint_harness.stack.stack import AnyStack, OwnStack, own_stack
 
 
 def backend_servers(
@@ -34,6 +37,21 @@ def backend_servers(
         )
 
     return BackendServers(context)
+
+
+def side_stack(
+    beside: AnyStack, label: str, *, run_timeout: float | None = None
+) -> AbstractContextManager[OwnStack]:
+    """A stack of its own beside `beside` (its folder's sibling, the same project and
+    process host): one SQLite server, nothing configured, no worker; for a case that must
+    reconfigure its server while the other stack's runs go on."""
+    root = beside.sandbox.root.with_name(f"{beside.sandbox.root.name}-{label}")
+    sandbox = Sandbox.create(
+        root,
+        beside.sandbox.project_dir,
+        database=SqliteDatabase(database_file(root), cached_template()),
+    )
+    return own_stack(beside.host, sandbox, run_timeout or beside.runs.timeout)
 
 
 def open_sandbox(

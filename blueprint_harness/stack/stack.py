@@ -144,14 +144,16 @@ def open_stack(
     """The sandbox's stack: on a server of our own, or on the one someone else runs."""
     if sandbox.external_api_url:
         return external_stack(host, sandbox, config, timings)
-    return own_stack(host, sandbox, config, timings, configure_warehouse=configure_warehouse)
+    return own_stack(
+        host, sandbox, config.run_timeout, timings, configure_warehouse=configure_warehouse
+    )
 
 
 @contextmanager
 def own_stack(
     host: ProcessHost,
     sandbox: Sandbox,
-    config: HarnessConfig,
+    run_timeout: float,
     timings: Timings | None = None,
     *,
     configure_warehouse: bool = True,
@@ -176,7 +178,7 @@ def own_stack(
                 install_zombie_detection(api)
                 if configure_warehouse:
                     point_at_warehouse(api, sandbox.warehouse)
-                runs = RunObserver(api, monitor, config.run_timeout, timings)
+                runs = RunObserver(api, monitor, run_timeout, timings)
                 cli = sandbox_cli(sandbox)
                 yield Stack(sandbox, host, server, api, cli, monitor, runs, timings, NoLedger())
             finally:

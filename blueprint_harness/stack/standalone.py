@@ -20,7 +20,7 @@ def standalone_stack(host: ProcessHost, scratch: Path, config: HarnessConfig) ->
     with backend_servers(host, lambda need: scratch, config) as servers:
         sandbox = open_sandbox(scratch / "stack", config, servers)
         try:
-            with own_stack(host, sandbox, config) as stack:
+            with own_stack(host, sandbox, config.run_timeout) as stack:
                 yield stack
         finally:
             sandbox.release()
