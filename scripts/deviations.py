@@ -152,6 +152,14 @@ def run(case: Case, scratch: Path, other_checkout: Path, *, first_failure: bool)
     )
 
 
+def commits() -> int:
+    """How many commits the checkout holds (0 outside git): what turns the CI's share."""
+    counted = subprocess.run(
+        ["git", "rev-list", "--count", "HEAD"], cwd=ROOT, capture_output=True, text=True
+    )
+    return int(counted.stdout.strip() or 0) if counted.returncode == 0 else 0
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -161,11 +169,22 @@ def main() -> int:
     parser.add_argument(
         "--no-control", action="store_true", help="skip the control and the spellings"
     )
+    parser.add_argument(
+        "--share",
+        type=int,
+        default=1,
+        metavar="N",
+        help="run one N-th of the deviations, the share turning with each commit (CI)",
+    )
     args = parser.parse_args()
     unknown = set(args.names) - {case.name for case in DEVIATIONS}
     if unknown:
         parser.error(f"no such deviation: {', '.join(sorted(unknown))}")
     chosen = [case for case in DEVIATIONS if not args.names or case.name in args.names]
+    if args.share > 1:
+        turn = commits() % args.share
+        chosen = [case for i, case in enumerate(chosen) if i % args.share == turn]
+        print(f"share {turn + 1} of {args.share} (turning with each commit): {len(chosen)} cases")
     scratch = Path(tempfile.mkdtemp(prefix="deviations-"))
     try:
         other_checkout = copy_blueprint(scratch / "other-checkout")

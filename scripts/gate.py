@@ -72,8 +72,9 @@ def command(part: Part) -> tuple[list[str], dict[str, str]] | str:
     """How to run `part` (its command and environment), or why it cannot run here."""
     env = dict(os.environ)
     if part.script:
-        runner = [str(BIN / "python")] if part.script.endswith(".py") else []
-        return [*runner, str(ROOT / part.script)], env
+        script, *arguments = part.script.split()
+        runner = [str(BIN / "python")] if script.endswith(".py") else []
+        return [*runner, str(ROOT / script), *arguments], env
     selection = ["-m", part.selection] if part.selection else []
     if part.python is None:
         backend = [f"--prefect-backend={part.backend}"] if part.backend else []

@@ -73,6 +73,26 @@ class NestedRuns:
     nested: list[dict[str, Any]]  # each: id, parameters, state
 
 
+@step("contract_runs", waits_on_runs=True)
+def contract_runs(steps: GuideSteps) -> dict[str, str]:
+    """The contract's cases as deployment runs (an unreachable source; a table the
+    warehouse refuses a row of part-way, on a warehouse of our own), created through the
+    API once the failing triggers' runs began; their flow run ids by case."""
+    guide_steps.failing_runs_begun(steps).result()
+    stack = steps.stack
+    deployment = guide_steps.deployment(steps).result().deployment
+    made = {}
+    for case in expectations.CONTRACT_CASES:
+        if case.key in expectations.NEEDS_OWN_WAREHOUSE and not runs_own_server(stack):
+            continue
+        began = datetime.now(UTC)
+        run = stack.api.create_flow_run(deployment.id, dict(case.overrides))
+        stack.ledger.made_flow_run(run.id)
+        stack.runs.track(run.id, case.key, began)
+        made[case.key] = run.id
+    return made
+
+
 def _after_the_guides_runs(steps: GuideSteps) -> None:
     """Wait until the triggered runs that complete have ended (if the session triggers
     them): SQLite has one writer, and a dozen runs writing at once keep it busy past the
