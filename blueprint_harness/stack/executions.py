@@ -34,6 +34,12 @@ class Execution:
     def engines(self) -> list[RunProcess]:
         return [process for process in self.processes if process.is_engine]
 
+    def waited_for_cpu(self, start: float, end: float) -> float | None:
+        """Seconds of [start, end] the single engine's main thread waited for a CPU (None
+        unless exactly one engine recorded it)."""
+        engines = self.engines
+        return engines[0].waited_for_cpu(start, end) if len(engines) == 1 else None
+
     def describe(self) -> str:
         lines = [f"processes that executed flow run {self.flow_run_id}:"]
         for process in self.processes:

@@ -1,10 +1,20 @@
 """Which code a run executed, judged from what the witness recorded in its engine process:
 the project's flow file and each module beside it that the run loaded, byte for byte."""
 
+import os
+import subprocess
+import sys
+import time
+
 import pytest
 
 from blueprint_harness.stack.executions import Execution, sha256_of, source_problems
-from blueprint_harness.stack.run_probe import LoadedSource, RunProcess
+from blueprint_harness.stack.run_probe import (
+    LoadedSource,
+    RunProcess,
+    probe_settings,
+    processes_by_run,
+)
 
 pytestmark = pytest.mark.unit
 
@@ -66,3 +76,25 @@ def test_modules_that_are_not_the_projects_are_not_judged(project, tmp_path):
     library.write_text("")
 
     assert source_problems(project, ran(project, project / FLOW, library), FLOW) == []
+
+
+def test_the_cpu_wait_of_a_span_is_interpolated_between_samples():
+    engine = RunProcess(1, "run", cpu_waits=[(10.0, 1.0), (11.0, 2.0), (12.0, 2.0)])
+
+    assert engine.waited_for_cpu(10.5, 12.0) == pytest.approx(0.5)
+    assert engine.waited_for_cpu(10.0, 12.5) is None  # the samples end before the span does
+
+
+def test_the_witness_records_a_real_process_s_cpu_waits(tmp_path):
+    record = tmp_path / "record.jsonl"
+    env = {**os.environ, **probe_settings(record), "PREFECT__FLOW_RUN_ID": "run"}
+    started = time.time()
+    subprocess.run([sys.executable, "-c", "import time; time.sleep(1)"], env=env, check=True)
+    ended = time.time()
+
+    (process,) = processes_by_run(record)["run"]
+    waited = process.waited_for_cpu(started + 0.3, ended - 0.1)
+
+    assert len(process.cpu_waits) >= 4, process.cpu_waits  # a quarter second apart
+    assert waited is not None
+    assert 0 <= waited < 0.5  # a sleep is not a wait for a CPU
