@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -30,6 +31,7 @@ from blueprint_harness.stack.models import FlowRun
 from blueprint_harness.stack.sandbox import free_port, scrubbed_environ, venv_bin
 
 TERMINAL_WAIT_SECONDS = 300
+STOP_SECONDS = 30
 
 
 def main() -> int:
@@ -84,9 +86,13 @@ def main() -> int:
         run(prefect, "flow-run", "ls")  # 3.2
         wall = time.monotonic() - began
     finally:
-        for process in reversed(background):
-            process.kill()
-            process.wait()
+        for process in reversed(background):  # Ctrl-C in Terminals C and B
+            process.send_signal(signal.SIGINT)
+            try:
+                process.wait(STOP_SECONDS)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
         shutil.rmtree(home, ignore_errors=True)
     print(json.dumps({"wall_seconds": round(wall, 3)}))
     return 0

@@ -1,11 +1,14 @@
-"""The harness's main job against the guide done by hand, measured the same way.
+"""The harness's main job against the guide run literally, measured the same way, paired.
 
-Alternates, N times: the main job (`pytest --prefect-job main`, its
-critical path from timings.json) and benchmarks/by_the_guide.py. Prints every run,
-then the medians and the two ratios the project tracks:
-  wall / critical path (goal <= 1.3) and wall / literal guide (goal <= 0.55).
-With --backends, each round runs the main job on each backend in turn (the guide by hand
-stays on its embedded default, SQLite).
+Alternates, N times in one invocation (A B A B ...): benchmarks/by_the_guide.py (the
+guide's commands, one after another, each awaited) and the main job (`pytest
+--prefect-job main`). Each is measured as a whole process tree (tree_usage.py): its wall
+time, and its CPU as the kernel accounts it for every process of the tree once reaped
+(user + system; this process is their subreaper, so an orphan is counted too). Prints
+every pair, then the medians and the two ratios the project tracks (issue 30): main job /
+the guide, for wall (goal <= 0.45) and CPU (goal <= 1.2; beyond it, <= 1.0). With
+--backends, each pair runs the main job on each backend in turn (the guide stays on its
+embedded default, SQLite). Where the main job's CPU goes: benchmarks/where_the_cpu_goes.py.
 
     .venv/bin/python benchmarks/compare.py --runs 3
     .venv/bin/python benchmarks/compare.py --runs 3 --backends sqlite,postgresql,production
@@ -14,45 +17,41 @@ stays on its embedded default, SQLite).
 from __future__ import annotations
 
 import argparse
-import json
 import statistics
-import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-PYTHON = ROOT / ".venv" / "bin" / "python"
-MAIN_JOB = ("-m", "pytest", "-q", "-p", "no:randomly", "--prefect-job", "main")
+sys.path.insert(0, str(ROOT))
+
+from blueprint_harness.process.tree_usage import TreeUsage, run_measured
+
+PYTHON = str(ROOT / ".venv" / "bin" / "python")
+MAIN_JOB = (PYTHON, "-m", "pytest", "-q", "-p", "no:randomly", "--prefect-job", "main")
+BY_THE_GUIDE = (PYTHON, str(ROOT / "benchmarks" / "by_the_guide.py"))
+GOALS = {"wall": 0.45, "cpu": 1.2}
 
 
-def run_main_job(backend: str) -> dict[str, float]:
+def measured(what: str, *args: str) -> TreeUsage:
+    usage = run_measured(args, ROOT)
+    if usage.returncode != 0:
+        raise SystemExit(f"{what} failed:\n{usage.output[-3000:]}")
+    return usage
+
+
+def main_job(backend: str) -> TreeUsage:
     with tempfile.TemporaryDirectory(prefix="bench-suite-") as logs:
-        began = time.monotonic()
-        result = subprocess.run(
-            [str(PYTHON), *MAIN_JOB, f"--prefect-backend={backend}", f"--prefect-log-dir={logs}"],
-            cwd=ROOT,
-            capture_output=True,
-            text=True,
-            check=False,
+        return measured(
+            f"the main job on {backend}",
+            *MAIN_JOB,
+            f"--prefect-backend={backend}",
+            f"--prefect-log-dir={logs}",
         )
-        wall = time.monotonic() - began
-        if result.returncode != 0:
-            raise SystemExit(f"the main job failed on {backend}:\n{result.stdout[-3000:]}")
-        timings = json.loads(next(Path(logs).glob("*/logs/timings.json")).read_text())
-    return {"wall": wall, "critical_path": timings["critical_path_seconds"]}
 
 
-def run_by_the_guide() -> float:
-    result = subprocess.run(
-        [str(PYTHON), str(ROOT / "benchmarks" / "by_the_guide.py")],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        check=True,
-    )
-    return json.loads(result.stdout.strip().splitlines()[-1])["wall_seconds"]
+def medians(runs: list[TreeUsage]) -> dict[str, float]:
+    return {kind: statistics.median(getattr(run, kind) for run in runs) for kind in GOALS}
 
 
 def main() -> int:
@@ -61,25 +60,27 @@ def main() -> int:
     parser.add_argument("--backends", default="sqlite", help="comma-separated, in this order")
     args = parser.parse_args()
     backends = args.backends.split(",")
-    suite: dict[str, list[dict[str, float]]] = {backend: [] for backend in backends}
-    literal = []
+    jobs: dict[str, list[TreeUsage]] = {backend: [] for backend in backends}
+    guide: list[TreeUsage] = []
     for i in range(1, args.runs + 1):
-        literal.append(run_by_the_guide())
-        jobs = []
+        guide.append(measured("the guide run literally", *BY_THE_GUIDE))
         for backend in backends:
-            job = run_main_job(backend)
-            suite[backend].append(job)
-            jobs.append(f"{backend} {job['wall']:.1f}s (critical path {job['critical_path']:.1f}s)")
-        print(f"round {i}: by the guide {literal[-1]:.1f}s; main job {', '.join(jobs)}", flush=True)
-    by_hand = statistics.median(literal)
-    print(f"medians of {args.runs}: by the guide {by_hand:.1f}s")
-    for backend, jobs in suite.items():
-        wall = statistics.median(job["wall"] for job in jobs)
-        critical = statistics.median(job["critical_path"] for job in jobs)
+            jobs[backend].append(main_job(backend))
+        shown = ", ".join(f"{backend} {runs[-1]}" for backend, runs in jobs.items())
+        print(f"pair {i}: the guide {guide[-1]}; main job {shown}", flush=True)
+    literal = medians(guide)
+    print(
+        f"medians of {args.runs}: the guide {literal['wall']:.1f}s wall, {literal['cpu']:.1f}s CPU"
+    )
+    for backend, runs in jobs.items():
+        job = medians(runs)
+        ratios = ", ".join(
+            f"{kind} {job[kind] / literal[kind]:.2f} (goal <= {goal})"
+            for kind, goal in GOALS.items()
+        )
         print(
-            f"  {backend:11} main job {wall:.1f}s, its critical path {critical:.1f}s; "
-            f"wall / critical path = {wall / critical:.2f} (goal <= 1.3), "
-            f"wall / by the guide = {wall / by_hand:.2f} (goal <= 0.55)"
+            f"  {backend:11} main job {job['wall']:.1f}s wall, {job['cpu']:.1f}s CPU; "
+            f"main job / the guide: {ratios}"
         )
     return 0
 

@@ -11,6 +11,7 @@ from blueprint_harness.guide.faults import (
     kill,
     run_processes,
     start_long_run,
+    wait_between_retries,
     wait_crashed,
     whole_story,
     worker_running,
@@ -26,6 +27,7 @@ def test_a_run_in_flight_survives_a_server_restart_with_its_history_intact(
 ):
     run = start_long_run(faults_stack)
     server = faults_stack.server.process
+    wait_between_retries(faults_stack, run)
 
     kill(server)
     server.start()  # same session: same database, same port

@@ -12,6 +12,7 @@ import signal
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import UTC, datetime
 
 import httpx
 import psutil
@@ -33,6 +34,7 @@ LONG_RUN = expectations.TRIGGERS_BY_KEY["failing-url"]
 # From the kill to Crashed: the last heartbeat may be one interval old, then the missed-
 # heartbeat window, an evaluation, and room for a loaded two-core machine.
 ZOMBIE_BOUND_SECONDS = MISSED_AFTER_SECONDS + 30 + EVALUATION_SECONDS + 25
+QUIET_MARGIN_SECONDS = 0.75  # of a 2 s retry delay: time to send the kill
 
 
 def start_long_run(stack: AnyStack) -> guide.TriggeredRun:
@@ -46,6 +48,37 @@ def start_long_run(stack: AnyStack) -> guide.TriggeredRun:
         describe=str,
     )
     return run
+
+
+def wait_between_retries(stack: AnyStack, run: guide.TriggeredRun) -> None:
+    """Wait until the long run's failing task is waiting out a retry delay with over
+    `QUIET_MARGIN_SECONDS` of it left, its states so far stored: a fault then lands while
+    the run is in flight and no task event of it is on the way. A single-process server
+    holds the events it has received but not yet written in memory (Prefect's in-memory
+    messaging; the production shape's Redis keeps them), so a kill in the milliseconds
+    after a task's state change can lose that state: a loss Prefect does not promise to
+    avoid, unlike a run's survival, which is what this waits to test."""
+    task = run.trigger.failing_task or expectations.SOURCE_TASK
+
+    def quiet() -> bool:
+        for task_run in stack.api.task_runs(run.flow_run_id):
+            if task in task_run.task_names:
+                states = stack.api.task_run_states(task_run.id)
+                last = states[-1] if states else None
+                if last is not None and last.name == "AwaitingRetry" and last.scheduled_time:
+                    left = last.scheduled_time - datetime.now(UTC)
+                    return left.total_seconds() > QUIET_MARGIN_SECONDS
+        return False
+
+    stack.monitor.wait_for(
+        quiet,
+        bool,
+        timeout=stack.runs.timeout,
+        expected=f"task {task} of run {run.flow_run_id} waiting out a retry delay, with "
+        f"over {QUIET_MARGIN_SECONDS} s of it left",
+        describe=lambda _: stack.runs.report(run.flow_run_id),
+        interval=0.1,
+    )
 
 
 def whole_story(stack: AnyStack, run: guide.TriggeredRun) -> tuple[RunRecord, list[str]]:

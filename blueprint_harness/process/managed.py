@@ -22,7 +22,7 @@ from typing import Protocol
 
 import psutil
 
-from blueprint_harness.process import janitor
+from blueprint_harness.process import accounting, cpu, janitor
 from blueprint_harness.process.diagnostics import tail
 from blueprint_harness.process.launcher import Launch, Launcher
 
@@ -153,6 +153,8 @@ class ManagedProcess:
             ) from None
         finally:
             self.popen = self.launcher.popen(self.spec.name) or self.popen
+            if self.popen is not None:
+                accounting.label(self.popen.pid, cpu.role_of({janitor.MARKER: self.spec.name}, ""))
         self.startup_seconds = time.monotonic() - began
 
     def is_running(self) -> bool:

@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
+from blueprint_harness.process import accounting
 from blueprint_harness.stack.sandbox import venv_bin
 
 DEFAULT_TIMEOUT = 120.0
@@ -113,6 +114,7 @@ class PrefectCli:
             start_new_session=True,  # one group to kill, whatever it spawned
         ) as process:
             self._running.add(process)
+            accounting.label(process.pid, accounting.command_kind(args))
             try:
                 stdout, stderr = process.communicate(timeout=timeout)
             except subprocess.TimeoutExpired:
