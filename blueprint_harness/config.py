@@ -236,6 +236,14 @@ OPTIONS: tuple[Option, ...] = (
         _optional_path,
     ),
     Option(
+        "cpu_accounting",
+        "Account every CPU-second of the session by kind of process (servers, workers, flow "
+        "runs, each CLI command, Chromium, pytest), from the kernel's process accounting, "
+        "in the terminal summary and the reports; needs root (CAP_SYS_PACCT).",
+        "false",
+        _boolean,
+    ),
+    Option(
         "worker_query_seconds",
         "The worker's poll interval (PREFECT_WORKER_QUERY_SECONDS) in the test stack.",
         "1",
@@ -265,6 +273,7 @@ class HarnessConfig:
     ui_screenshots: bool
     report: Path | None
     summary: Path | None
+    cpu_accounting: bool
     worker_query_seconds: float
     # Read from the environment, not an option: a key does not belong on a command line.
     api_key: str | None = field(default=None, repr=False)

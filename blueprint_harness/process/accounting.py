@@ -16,9 +16,10 @@ from __future__ import annotations
 import contextlib
 import ctypes
 import os
+import resource
 import struct
 from collections import defaultdict
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from itertools import takewhile
 from pathlib import Path
@@ -29,11 +30,13 @@ LABELS_VARIABLE = "BLUEPRINT_CPU_LABELS"
 RECORD = struct.Struct("<BBHIIIIIIf8H16s")
 TICKS_PER_SECOND = 100  # AHZ
 FLOW_RUNS = "flow-run processes"
-# What a process's own command name says, where no label says more.
+# What a process's command name at its exit begins with, where no label says more. A
+# Chromium process that outlives its main thread is recorded under a thread's name.
+CHROMIUM_THREADS = ("Cr", "Chrome_", "ThreadPool", "SignalInspector", "HangWatcher", "Perfetto")
 PROGRAMS = {
     "chromium": "Chromium",
     "chrome_crashpad": "Chromium",
-    "chrome_crashpad_handler": "Chromium",
+    **dict.fromkeys(CHROMIUM_THREADS, "Chromium"),
     "node": "Playwright's driver",
     "postgres": "PostgreSQL",
     "redis-server": "Redis",
@@ -118,7 +121,9 @@ def by_kind(exited: list[Exited], roots: set[int], named: Mapping[int, str]) -> 
     command = {record.pid: record.command for record in exited}
 
     def own_kind(pid: int) -> str | None:
-        return named.get(pid) or PROGRAMS.get(command.get(pid, ""))
+        name = command.get(pid, "")
+        said = (kind for program, kind in PROGRAMS.items() if name.startswith(program))
+        return named.get(pid) or next(said, None)
 
     seconds: defaultdict[str, float] = defaultdict(float)
     for record in exited:
@@ -147,3 +152,56 @@ def _lineage(pid: int, parent: Mapping[int, int], roots: set[int]) -> list[int] 
             return None
         chain.append(up)
     return chain
+
+
+@dataclass(frozen=True)
+class CpuAccount:
+    """CPU seconds by kind, and what the kernel charged in all (to compare the two)."""
+
+    kinds: dict[str, float]
+    kernel_total: float
+
+    def lines(self) -> list[str]:
+        accounted = sum(self.kinds.values())
+        rows = [f"{seconds:6.1f}s  {kind}" for kind, seconds in self.kinds.items() if seconds]
+        gap = 100 * (self.kernel_total - accounted) / self.kernel_total if self.kernel_total else 0
+        return [
+            f"CPU by kind of process: {accounted:.1f}s accounted, the kernel's total "
+            f"{self.kernel_total:.1f}s ({gap:+.1f}% not accounted)",
+            *rows,
+        ]
+
+
+def _own_and_reaped() -> tuple[float, float]:
+    own = resource.getrusage(resource.RUSAGE_SELF)
+    reaped = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return own.ru_utime + own.ru_stime, reaped.ru_utime + reaped.ru_stime
+
+
+@contextlib.contextmanager
+def this_process_accounted(folder: Path, name: str) -> Iterator[Callable[[], CpuAccount]]:
+    """Account this process (as `name`) and every process under it from here on; yields
+    what reads the account so far (call it once the processes have ended and been
+    reaped). Labels are asked of the harness through the environment, for the time of
+    the block."""
+    labelled = folder / "labels.tsv"
+    previous = os.environ.get(LABELS_VARIABLE)
+    os.environ[LABELS_VARIABLE] = str(labelled)
+    own_before, reaped_before = _own_and_reaped()
+
+    def read(path: Path) -> CpuAccount:
+        own, reaped = _own_and_reaped()
+        named = {**labels(labelled), os.getpid(): name}
+        kinds = by_kind(records(path), {os.getpid()}, named)
+        kinds[name] = kinds.get(name, 0.0) + own - own_before
+        ordered = dict(sorted(kinds.items(), key=lambda item: -item[1]))
+        return CpuAccount(ordered, own - own_before + reaped - reaped_before)
+
+    try:
+        with kernel_accounting(folder / "acct") as path:
+            yield lambda: read(path)
+    finally:
+        if previous is None:
+            os.environ.pop(LABELS_VARIABLE, None)
+        else:
+            os.environ[LABELS_VARIABLE] = previous

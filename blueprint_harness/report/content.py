@@ -100,6 +100,12 @@ def timings_html(stacks: Sequence[tuple[Path, Timings]]) -> str:
     return "".join(parts)
 
 
+def lines_html(lines: Sequence[str]) -> str:
+    return (
+        "<ul>" + "".join(f"<li><code>{html.escape(line)}</code></li>" for line in lines) + "</ul>"
+    )
+
+
 def screenshots_html(folders: Iterable[Path]) -> str:
     pictures = sorted(p for folder in folders for p in folder.glob("screenshots/*.png"))
     return "".join(

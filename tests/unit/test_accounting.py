@@ -21,7 +21,7 @@ TREE = [
     Exited(301, WORKER, "python3", 3.0),  # a flow run
     Exited(302, WORKER, "python3", 4.0),  # another
     Exited(401, ROOT, "prefect", 2.0),  # a CLI command
-    Exited(501, ROOT, "node", 1.5),
+    Exited(501, ROOT, "node-MainThread", 1.5),  # renamed as it ran
     Exited(502, 501, "chromium", 6.0),
     Exited(601, ROOT, "sqlite3", 0.25),  # nothing names it
     Exited(900, 1, "bash", 99.0),  # another tree
@@ -61,6 +61,10 @@ def test_a_command_is_named_by_its_program_and_words(args, kind):
 
 
 @pytest.mark.skipif(os.geteuid() != 0, reason="process accounting needs root (CAP_SYS_PACCT)")
+@pytest.mark.skipif(
+    accounting.LABELS_VARIABLE in os.environ,
+    reason="the session is accounted already (--prefect-cpu-accounting): one file at a time",
+)
 def test_the_kinds_sum_to_what_the_kernel_charged_a_real_tree(tmp_path):
     burn = "import time; end = time.process_time() + 0.4\nwhile time.process_time() < end: pass"
     spawn = f"import subprocess, sys; subprocess.run([sys.executable, '-c', {burn!r}]); {burn}"
@@ -72,3 +76,13 @@ def test_the_kinds_sum_to_what_the_kernel_charged_a_real_tree(tmp_path):
     assert usage.cpu >= 0.8, usage
     assert set(kinds) == {"parent", f"{os.path.basename(sys.executable)[:15]} (under parent)"}
     assert sum(kinds.values()) == pytest.approx(usage.cpu, abs=0.05), kinds
+
+
+def test_the_account_says_what_it_could_not_place():
+    account = accounting.CpuAccount({"pytest": 6.0, FLOW_RUNS: 3.0, "idle": 0.0}, 10.0)
+
+    assert account.lines() == [
+        "CPU by kind of process: 9.0s accounted, the kernel's total 10.0s (+10.0% not accounted)",
+        "   6.0s  pytest",
+        "   3.0s  flow-run processes",
+    ]
