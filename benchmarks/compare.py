@@ -8,7 +8,7 @@ time, and its CPU as the kernel accounts it for every process of the tree once r
 every pair, then the medians and the two ratios the project tracks (issue 30): main job /
 the guide, for wall (goal <= 0.45) and CPU (goal <= 1.2; beyond it, <= 1.0). With
 --backends, each pair runs the main job on each backend in turn (the guide stays on its
-embedded default, SQLite). Where the main job's CPU goes: benchmarks/where_the_cpu_goes.py.
+embedded default, SQLite). Where the main job's CPU goes: pytest --prefect-cpu-accounting.
 
     .venv/bin/python benchmarks/compare.py --runs 3
     .venv/bin/python benchmarks/compare.py --runs 3 --backends sqlite,postgresql,production

@@ -61,14 +61,11 @@ def wait_between_retries(stack: AnyStack, run: guide.TriggeredRun) -> None:
     task = run.trigger.failing_task or expectations.SOURCE_TASK
 
     def quiet() -> bool:
-        for task_run in stack.api.task_runs(run.flow_run_id):
-            if task in task_run.task_names:
-                states = stack.api.task_run_states(task_run.id)
-                last = states[-1] if states else None
-                if last is not None and last.name == "AwaitingRetry" and last.scheduled_time:
-                    left = last.scheduled_time - datetime.now(UTC)
-                    return left.total_seconds() > QUIET_MARGIN_SECONDS
-        return False
+        _, states = stack.runs.task_states(run.flow_run_id, task) or (None, [])
+        last = states[-1] if states else None
+        if last is None or last.name != "AwaitingRetry" or last.scheduled_time is None:
+            return False
+        return (last.scheduled_time - datetime.now(UTC)).total_seconds() > QUIET_MARGIN_SECONDS
 
     stack.monitor.wait_for(
         quiet,

@@ -4,11 +4,12 @@ Sampling a tree's CPU misses what ends between two samples (each CLI command, ea
 flow-run process), so a benchmark that sampled could not say where a third of its CPU
 went. Linux's process accounting (acct(2), the BSD format v3) writes one record for every
 process as it exits: its pid, its parent's, its command name and its user and system CPU.
-A benchmark turns it on around a run (`kernel_accounting`: needs CAP_SYS_PACCT, as root
-has), and the harness names the processes only it can tell apart (`label`: a server, a
-worker, each CLI command by name) in the file $BLUEPRINT_CPU_LABELS names. `by_kind` then
-puts each record of the run's tree under the kind of itself or its nearest named ancestor;
-the sum is what the kernel charged the tree, so nothing is left unaccounted.
+A session turns it on around itself (`this_process_accounted`, behind
+--prefect-cpu-accounting; needs CAP_SYS_PACCT, as root has), and the harness names the
+processes only it can tell apart (`label`: a server, a worker, each CLI command by name) in
+the file $BLUEPRINT_CPU_LABELS names. `by_kind` then puts each record of the session's tree
+under the kind of itself or its nearest named ancestor; the sum is what the kernel charged
+the tree, so nothing is left unaccounted.
 """
 
 from __future__ import annotations
@@ -16,7 +17,6 @@ from __future__ import annotations
 import contextlib
 import ctypes
 import os
-import resource
 import struct
 from collections import defaultdict
 from collections.abc import Callable, Iterator, Mapping
@@ -24,22 +24,23 @@ from dataclasses import dataclass
 from itertools import takewhile
 from pathlib import Path
 
+from blueprint_harness.process import cpu
+from blueprint_harness.process.tree_usage import children_cpu, own_cpu
+
 LABELS_VARIABLE = "BLUEPRINT_CPU_LABELS"
 # struct acct_v3 (linux/acct.h): flag, version, tty, exitcode, uid, gid, pid, ppid, btime,
 # etime (float), utime, stime, mem, io, rw, minflt, majflt, swaps (comp_t), comm[16].
 RECORD = struct.Struct("<BBHIIIIIIf8H16s")
 TICKS_PER_SECOND = 100  # AHZ
-FLOW_RUNS = "flow-run processes"
 # What a process's command name at its exit begins with, where no label says more. A
 # Chromium process that outlives its main thread is recorded under a thread's name.
 CHROMIUM_THREADS = ("Cr", "Chrome_", "ThreadPool", "SignalInspector", "HangWatcher", "Perfetto")
 PROGRAMS = {
+    **cpu.PROGRAMS,
     "chromium": "Chromium",
     "chrome_crashpad": "Chromium",
     **dict.fromkeys(CHROMIUM_THREADS, "Chromium"),
     "node": "Playwright's driver",
-    "postgres": "PostgreSQL",
-    "redis-server": "Redis",
 }
 
 
@@ -135,8 +136,8 @@ def by_kind(exited: list[Exited], roots: set[int], named: Mapping[int, str]) -> 
         if not kinds:
             root = chain[-1]
             kind = f"{record.command} (under {named.get(root) or command.get(root, '?')})"
-        elif kinds[0] == "workers" and own_kind(record.pid) is None:
-            kind = FLOW_RUNS
+        elif kinds[0] == cpu.WORKERS and own_kind(record.pid) is None:
+            kind = cpu.FLOW_RUNS
         else:
             kind = kinds[0]
         seconds[kind] += record.cpu_seconds
@@ -172,12 +173,6 @@ class CpuAccount:
         ]
 
 
-def _own_and_reaped() -> tuple[float, float]:
-    own = resource.getrusage(resource.RUSAGE_SELF)
-    reaped = resource.getrusage(resource.RUSAGE_CHILDREN)
-    return own.ru_utime + own.ru_stime, reaped.ru_utime + reaped.ru_stime
-
-
 @contextlib.contextmanager
 def this_process_accounted(folder: Path, name: str) -> Iterator[Callable[[], CpuAccount]]:
     """Account this process (as `name`) and every process under it from here on; yields
@@ -187,10 +182,10 @@ def this_process_accounted(folder: Path, name: str) -> Iterator[Callable[[], Cpu
     labelled = folder / "labels.tsv"
     previous = os.environ.get(LABELS_VARIABLE)
     os.environ[LABELS_VARIABLE] = str(labelled)
-    own_before, reaped_before = _own_and_reaped()
+    own_before, reaped_before = own_cpu(), children_cpu()
 
     def read(path: Path) -> CpuAccount:
-        own, reaped = _own_and_reaped()
+        own, reaped = own_cpu(), children_cpu()
         named = {**labels(labelled), os.getpid(): name}
         kinds = by_kind(records(path), {os.getpid()}, named)
         kinds[name] = kinds.get(name, 0.0) + own - own_before

@@ -18,13 +18,14 @@ import psutil
 from blueprint_harness.process.janitor import MARKER
 
 FLOW_RUNS = "flow-run processes"
+WORKERS = "workers"
 HARNESS = "harness (this process)"
 # A managed process's name starts with what it is (blueprint_harness/stack/server.py and worker.py,
 # blueprint_harness/backends/); the longest prefix is tried first.
 ROLES = (
     ("prefect-server-services", "services"),
     ("prefect-server", "API server"),
-    ("prefect-worker", "workers"),
+    ("prefect-worker", WORKERS),
     ("postgresql", "PostgreSQL"),
     ("redis", "Redis"),
 )
@@ -33,13 +34,16 @@ ROLES = (
 PROGRAMS = {"postgres": "PostgreSQL", "redis-server": "Redis"}
 
 
+def managed_role(process_name: str) -> str | None:
+    """The role a managed process's name (its marker) gives it, if any."""
+    return next((role for prefix, role in ROLES if process_name.startswith(prefix)), None)
+
+
 def role_of(environ: dict[str, str], name: str) -> str:
     """A process's role: a flow run, else what its managed process's marker names."""
     if environ.get("PREFECT__FLOW_RUN_ID"):
         return FLOW_RUNS
-    marker = environ.get(MARKER, "")
-    found = (role for prefix, role in ROLES if marker.startswith(prefix))
-    return next(found, PROGRAMS.get(name, "other"))
+    return managed_role(environ.get(MARKER, "")) or PROGRAMS.get(name, "other")
 
 
 def cpu_by_role() -> defaultdict[str, float]:
@@ -54,7 +58,7 @@ def cpu_by_role() -> defaultdict[str, float]:
             role = role_of(process.environ(), process.name())
             times = process.cpu_times()
             seconds[role] += times.user + times.system
-            reaped = FLOW_RUNS if role == "workers" else role
+            reaped = FLOW_RUNS if role == WORKERS else role
             seconds[reaped] += times.children_user + times.children_system
     return seconds
 

@@ -154,7 +154,7 @@ class ManagedProcess:
         finally:
             self.popen = self.launcher.popen(self.spec.name) or self.popen
             if self.popen is not None:
-                accounting.label(self.popen.pid, cpu.role_of({janitor.MARKER: self.spec.name}, ""))
+                accounting.label(self.popen.pid, cpu.managed_role(self.spec.name) or self.label)
         self.startup_seconds = time.monotonic() - began
 
     def is_running(self) -> bool:

@@ -36,7 +36,14 @@ class TreeUsage:
         return f"{self.wall:.1f}s wall, {self.cpu:.1f}s CPU"
 
 
+def own_cpu() -> float:
+    """This process's CPU so far (user + system)."""
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
 def children_cpu() -> float:
+    """The CPU of every descendant of this process reaped so far (user + system)."""
     usage = resource.getrusage(resource.RUSAGE_CHILDREN)
     return usage.ru_utime + usage.ru_stime
 

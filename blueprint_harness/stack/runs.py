@@ -288,18 +288,25 @@ class RunObserver:
             seen.update((run.id, run) for run in runs)
         return list(seen.values())
 
+    def task_states(self, flow_run_id: str, task_name: str) -> tuple[TaskRun, list[State]] | None:
+        """The run's task `task_name` and its stored states so far (None before it starts)."""
+        for task in self.api.task_runs(flow_run_id):
+            if task_name in task.task_names:
+                return task, self.api.task_run_states(task.id)
+        return None
+
     def wait_for_task_state(self, flow_run_id: str, task_name: str, state_name: str) -> State:
         """Wait until the run's task `task_name` has entered `state_name`; that state. A
         task that ends (and the run with it) without entering it fails the wait at once."""
         self.touch(flow_run_id)
 
         def entered() -> tuple[State | None, bool]:
-            for task in self.api.task_runs(flow_run_id):
-                if task_name in task.task_names:
-                    states = self.api.task_run_states(task.id)
-                    found = next((s for s in states if s.name == state_name), None)
-                    return found, task.is_terminal and self.api.flow_run(flow_run_id).is_terminal
-            return None, False
+            seen = self.task_states(flow_run_id, task_name)
+            if seen is None:
+                return None, False
+            task, states = seen
+            found = next((s for s in states if s.name == state_name), None)
+            return found, task.is_terminal and self.api.flow_run(flow_run_id).is_terminal
 
         found, _ = self.monitor.wait_for(
             entered,

@@ -7,7 +7,8 @@ import sys
 import pytest
 
 from blueprint_harness.process import accounting
-from blueprint_harness.process.accounting import FLOW_RUNS, Exited, by_kind, command_kind
+from blueprint_harness.process.accounting import Exited, by_kind, command_kind
+from blueprint_harness.process.cpu import FLOW_RUNS
 from blueprint_harness.process.tree_usage import run_measured
 
 pytestmark = pytest.mark.unit
